@@ -1,0 +1,55 @@
+/**
+ * Types of the functional core. Actors are pure: given state and a batch of events they
+ * return new state and the rows to flush. No I/O, no clocks: time is the bus time carried
+ * by the stream entries, so a replay of the same entries yields the same output.
+ */
+import type { ReadingRow } from '../contracts/canonical-event.js';
+
+/** One centroid of a quantile sketch: mean of `weight` values. */
+export type Centroid = [mean: number, weight: number];
+
+/** Mergeable partial aggregate of one (device, sensor, window). */
+export interface WindowPartial {
+  deviceId: string;
+  sensorType: string;
+  /** Window start, epoch ms UTC. */
+  windowStart: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Quantile sketch: at most `digestSize` centroids, sorted by mean; exact values when few. */
+  digest: Centroid[];
+}
+
+/** An event id the actor accepted, with the bus time of the entry it came from. */
+export interface DedupRecord {
+  deviceId: string;
+  eventId: string;
+  busTime: number;
+}
+
+/** Everything one flush writes, in a deterministic order. */
+export interface FlushBatch {
+  rows: ReadingRow[];
+  rollup1m: WindowPartial[];
+  rollup1h: WindowPartial[];
+  /** Ids accepted since the previous drain, in acceptance order (for the dedup log). */
+  accepted: DedupRecord[];
+  /** Events dropped as duplicates since the previous drain. */
+  duplicates: number;
+  /** Events older than their window's... nothing: late events always merge. Count of events
+   *  whose event time was more than one minute behind the device's newest event time. */
+  late: number;
+}
+
+export interface ActorOptions {
+  /** How long an event id is remembered, ms of bus time. */
+  dedupHorizonMs: number;
+  /** Most ids remembered per device (oldest evicted first). */
+  maxIdsPerDevice: number;
+  /** Actors idle this long (bus time) are passivated. */
+  idleMs: number;
+  /** Most centroids per window digest. */
+  digestSize?: number;
+}

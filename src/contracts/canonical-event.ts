@@ -1,0 +1,65 @@
+/**
+ * The canonical event: what both schema versions normalise to, what the gateway appends to
+ * the bus, and what actors consume. A v1 event has exactly one reading; a v2 event has 1–64.
+ * Each reading becomes one row keyed by (event_id, reading_index).
+ */
+
+export interface Reading {
+  sensorType: string;
+  value: number;
+  unit: string;
+}
+
+export interface CanonicalEvent {
+  eventId: string;
+  deviceId: string;
+  region: string;
+  /** Event time, epoch milliseconds UTC. */
+  eventTime: number;
+  /** Gateway receipt time, epoch milliseconds UTC. */
+  ingestTime: number;
+  firmwareVersion: string;
+  schemaVersion: 1 | 2;
+  /** v2's optional per-device monotonic sequence number. */
+  seq: number | null;
+  readings: Reading[];
+}
+
+/** One row of the ClickHouse `events` table and of the raw archive. */
+export interface ReadingRow {
+  eventId: string;
+  readingIndex: number;
+  deviceId: string;
+  region: string;
+  eventTime: number;
+  ingestTime: number;
+  sensorType: string;
+  value: number;
+  unit: string;
+  firmwareVersion: string;
+  schemaVersion: 1 | 2;
+  seq: number | null;
+  /** Bus offset (Redis stream entry id) the event was read from. */
+  streamId: string;
+  partition: number;
+}
+
+/** Expand a canonical event into its reading rows. */
+export function toReadingRows(event: CanonicalEvent, streamId: string, partition: number): ReadingRow[] {
+  return event.readings.map((r, readingIndex) => ({
+    eventId: event.eventId,
+    readingIndex,
+    deviceId: event.deviceId,
+    region: event.region,
+    eventTime: event.eventTime,
+    ingestTime: event.ingestTime,
+    sensorType: r.sensorType,
+    value: r.value,
+    unit: r.unit,
+    firmwareVersion: event.firmwareVersion,
+    schemaVersion: event.schemaVersion,
+    seq: event.seq,
+    streamId,
+    partition,
+  }));
+}

@@ -1,0 +1,34 @@
+/**
+ * The analytics store: ClickHouse, embedded (chDB) or a server (@clickhouse/client), with
+ * the same DDL and SQL. One database per region (regionDatabase()).
+ */
+import type { FlushBatch } from '../actors/types.js';
+
+export type AnalyticsTable = 'events' | 'rollup_1m' | 'rollup_1h';
+
+export interface EncodedInsert {
+  table: AnalyticsTable;
+  /** Payload in `format`, byte-identical for identical input. */
+  body: Uint8Array;
+  format: 'JSONEachRow' | 'TabSeparated';
+  rows: number;
+}
+
+export interface AnalyticsStore {
+  readonly kind: 'chdb' | 'server';
+  /** Create databases and tables for these regions (idempotent). */
+  init(regions: readonly string[]): Promise<void>;
+  /**
+   * Insert an encoded payload into a region's table. `token` is the insert deduplication
+   * token: a retried insert with the same token and bytes is dropped by ClickHouse.
+   */
+  insert(region: string, insert: EncodedInsert, token: string): Promise<void>;
+  /** Run a read query; rows as objects (JSONEachRow). Params use ClickHouse {name:Type} binding. */
+  query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** True when the store answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Encode a flush batch into the three inserts (events, rollup_1m, rollup_1h). */
+export type EncodeBatch = (batch: FlushBatch) => EncodedInsert[];
