@@ -1,0 +1,85 @@
+/**
+ * The worker-thread protocol: every message between the main thread and a shard thread.
+ *
+ *   main → shard   ShardInit (workerData), StopShard, StoreReply
+ *   shard → main   ShardReady, StoreInsert, ShardStats, ShardStopped, ShardFatal
+ *
+ * chDB binds one data directory per process and must live in one thread, so with the
+ * embedded store a shard sends its encoded inserts to the main thread (StoreInsert, the body
+ * transferred, not copied) and waits for the StoreReply before it checkpoints.
+ */
+import type { Config } from '../config.js';
+import type { AnalyticsTable } from '../sinks/analytics-store.js';
+import type { PartitionRef } from './partitioning.js';
+
+export interface ShardInit {
+  shard: number;
+  epoch: number;
+  redisUrl: string;
+  partitions: PartitionRef[];
+  config: Config;
+  /** True when the analytics store is embedded (inserts go through the main thread). */
+  proxyStore: boolean;
+}
+
+export interface StopShard {
+  type: 'stop';
+  /** Flush and checkpoint what is held before exiting (false: exit at once). */
+  flush: boolean;
+}
+
+export interface StoreReply {
+  type: 'store-reply';
+  id: number;
+  error: { message: string; code: string } | null;
+}
+
+export type MainToShard = StopShard | StoreReply;
+
+export interface ShardReady {
+  type: 'ready';
+  shard: number;
+}
+
+export interface StoreInsert {
+  type: 'store-insert';
+  id: number;
+  region: string;
+  table: AnalyticsTable;
+  format: 'JSONEachRow' | 'TabSeparated';
+  rows: number;
+  body: Uint8Array;
+  token: string;
+}
+
+export interface PartitionStatus {
+  region: string;
+  partition: number;
+  committed: string;
+  flushSeq: number;
+  pendingEvents: number;
+  activeActors: number;
+  fenced: boolean;
+  lastError: string | null;
+}
+
+export interface ShardStats {
+  type: 'stats';
+  shard: number;
+  /** prom-client `getMetricsAsJSON()` of the shard's registry, for aggregation. */
+  metrics: unknown[];
+  partitions: PartitionStatus[];
+}
+
+export interface ShardStopped {
+  type: 'stopped';
+  shard: number;
+}
+
+export interface ShardFatal {
+  type: 'fatal';
+  shard: number;
+  message: string;
+}
+
+export type ShardToMain = ShardReady | StoreInsert | ShardStats | ShardStopped | ShardFatal;

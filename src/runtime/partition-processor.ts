@@ -1,0 +1,292 @@
+/**
+ * One partition's consumer and flush protocol, inside a shard thread.
+ *
+ *  acquire ─► restore dedup memory from the dedup log ─► re-run an unfinished flush intent
+ *     │
+ *     ▼
+ *  poll: fenced XREADGROUP ─► decode ─► PartitionActors.apply        (entries > checkpoint)
+ *     │
+ *     ▼ every flush.intervalMs, or when flush.maxEvents are held
+ *  flush: drain ─► intent(from,to) ─► archive objects + ClickHouse inserts ─► commit
+ *
+ * The batch of a range (from, to] is a pure function of the entries in it and the dedup
+ * memory at `from`, which the dedup log restores exactly. So a flush re-run after a crash
+ * writes byte-identical payloads under the same insert tokens and object names: ClickHouse
+ * drops the repeats, the object store overwrites with the same bytes. See
+ * docs/ARCHITECTURE.md, "Flush protocol".
+ */
+import type { Logger } from 'pino';
+import { PartitionActors } from '../actors/partition-actors.js';
+import type { ActorOptions, FlushBatch } from '../actors/types.js';
+import { decodeEvents } from '../contracts/bus-codec.js';
+import { FencedError, UnrecoverableError, errorMessage } from '../errors.js';
+import type { AnalyticsStore } from '../sinks/analytics-store.js';
+import { encodeBatch } from '../sinks/batch-encoder.js';
+import type { ObjectStore } from '../sinks/object-store.js';
+import { archiveObjects } from '../sinks/raw-archive.js';
+import type { Redis } from 'ioredis';
+import { CheckpointStore, type StreamEntry } from './checkpoint-store.js';
+import { decodeDedupRecords, encodeDedupRecords } from './dedup-log-codec.js';
+import type { Keys } from './keys.js';
+import type { PartitionStatus } from './messages.js';
+import type { ShardMetrics } from './shard-metrics.js';
+import { busTimeOf, compareStreamIds } from './stream-id.js';
+
+export interface FlushHooks {
+  /** Called after every sink write of a flush succeeded and before its commit (fault tests). */
+  afterSinks?: (region: string, partition: number, to: string) => void | Promise<void>;
+}
+
+export interface PartitionProcessorDeps {
+  region: string;
+  partition: number;
+  redis: Redis;
+  keys: Keys;
+  epoch: number;
+  consumer: string;
+  analytics: AnalyticsStore;
+  objects: ObjectStore;
+  actorOptions: ActorOptions;
+  flushIntervalMs: number;
+  maxEvents: number;
+  logger: Logger;
+  metrics: ShardMetrics;
+  clock?: () => number;
+  hooks?: FlushHooks;
+  /** Called with an entry that cannot be decoded (poison), before it is skipped. */
+  onPoison?: (region: string, entryId: string, fields: Buffer[], error: Error) => Promise<void>;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+export class PartitionProcessor {
+  readonly region: string;
+  readonly partition: number;
+  private readonly checkpoint: CheckpointStore;
+  private readonly actors: PartitionActors;
+  private readonly clock: () => number;
+  private readonly log: Logger;
+  /** Last committed stream id: everything ≤ it is in the sinks. */
+  private committed = '0-0';
+  private flushSeq = 0;
+  /** Last entry id read from the bus. */
+  private lastRead = '0-0';
+  /** Ids read since the last drain (to XACK at its commit). */
+  private unflushedIds: string[] = [];
+  private unflushedTo: string | null = null;
+  private lastFlushAt = 0;
+  private flushing: Promise<void> | null = null;
+  private fenced = false;
+  private lastError: string | null = null;
+  private stopping = false;
+
+  constructor(private readonly deps: PartitionProcessorDeps) {
+    this.region = deps.region;
+    this.partition = deps.partition;
+    this.clock = deps.clock ?? Date.now;
+    this.log = deps.logger.child({ region: deps.region, partition: deps.partition });
+    this.checkpoint = new CheckpointStore(deps.redis, deps.keys.partition(deps.region, deps.partition), deps.epoch, deps.consumer);
+    this.actors = new PartitionActors(deps.partition, deps.actorOptions);
+  }
+
+  get streamKey(): string {
+    return this.deps.keys.partition(this.region, this.partition).stream;
+  }
+
+  /** The id to block on for new entries (XREAD ... <id>). */
+  get readPosition(): string {
+    return compareStreamIds(this.lastRead, this.committed) > 0 ? this.lastRead : this.committed;
+  }
+
+  get isFenced(): boolean {
+    return this.fenced;
+  }
+
+  /** Take the partition, rebuild dedup memory, finish a flush a previous owner left open. */
+  async start(): Promise<void> {
+    const acquired = await this.checkpoint.acquire();
+    this.committed = acquired.offset;
+    this.lastRead = acquired.offset;
+    this.flushSeq = acquired.flushSeq;
+    const horizonStart = Math.max(0, busTimeOf(acquired.offset) - this.deps.actorOptions.dedupHorizonMs);
+    let restored = 0;
+    for (const payload of await this.checkpoint.dedupLog(`${horizonStart}-0`)) {
+      const records = decodeDedupRecords(payload);
+      restored += records.length;
+      this.actors.restore(records);
+    }
+    this.log.info({ offset: acquired.offset, flushSeq: acquired.flushSeq, restoredIds: restored, intent: acquired.intent }, 'partition acquired');
+    if (acquired.intent) {
+      const { from, to } = acquired.intent;
+      const entries = await this.checkpoint.range(from, to);
+      const ids: string[] = [];
+      for (const entry of entries) {
+        await this.applyEntry(entry);
+        ids.push(entry[0]);
+      }
+      this.log.warn({ from, to, entries: entries.length }, 're-running unfinished flush');
+      await this.writeWithRetry(from, to, this.actors.drain(), ids);
+      this.lastRead = to;
+    }
+    this.lastFlushAt = this.clock();
+  }
+
+  /** Read and apply new entries; returns how many were read. */
+  async poll(count: number): Promise<number> {
+    if (this.fenced || this.stopping) return 0;
+    // Hold reading while a slow flush already has a full batch waiting behind it.
+    if (this.flushing && this.actors.pendingEvents() >= this.deps.maxEvents) return 0;
+    let entries: StreamEntry[];
+    try {
+      entries = await this.checkpoint.read(count);
+    } catch (err) {
+      this.onError(err, 'read');
+      return 0;
+    }
+    const stale: string[] = [];
+    for (const entry of entries) {
+      const id = entry[0];
+      this.lastRead = id;
+      // Entries at or below the checkpoint are redelivered after an acquire; they are
+      // already in the sinks, only their acknowledgement is left.
+      if (compareStreamIds(id, this.committed) <= 0) {
+        stale.push(id);
+        continue;
+      }
+      await this.applyEntry(entry);
+      this.unflushedIds.push(id);
+      this.unflushedTo = id;
+    }
+    if (stale.length) await this.checkpoint.ack(stale).catch((err) => this.onError(err, 'ack'));
+    return entries.length;
+  }
+
+  private async applyEntry([id, fields]: StreamEntry): Promise<void> {
+    const payload = fields[1];
+    try {
+      if (!payload) throw new UnrecoverableError('ENTRY_UNDECODABLE', `entry ${id} has no payload field`);
+      const events = decodeEvents(payload);
+      this.actors.apply(id, busTimeOf(id), events);
+      this.deps.metrics.eventsProcessed.inc({ region: this.region }, events.length);
+    } catch (err) {
+      if (!(err instanceof UnrecoverableError)) throw err;
+      this.deps.metrics.poisonEntries.inc({ region: this.region });
+      this.log.error({ entry: id, err: err.message }, 'undecodable bus entry moved to the DLQ');
+      await this.deps.onPoison?.(this.region, id, fields, err);
+    }
+  }
+
+  shouldFlush(now: number): boolean {
+    if (this.fenced || this.flushing || this.unflushedTo === null) return false;
+    return this.actors.pendingEvents() >= this.deps.maxEvents || now - this.lastFlushAt >= this.deps.flushIntervalMs;
+  }
+
+  /** Start a flush of everything read so far (no-op while one runs); resolves when done. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.fenced || this.unflushedTo === null) return Promise.resolve();
+    const from = this.committed;
+    const to = this.unflushedTo;
+    const ids = this.unflushedIds;
+    this.unflushedIds = [];
+    this.unflushedTo = null;
+    this.lastFlushAt = this.clock();
+    const batch = this.actors.drain();
+    this.flushing = this.writeWithRetry(from, to, batch, ids)
+      .catch((err) => this.onError(err, 'flush'))
+      .finally(() => {
+        this.flushing = null;
+      });
+    return this.flushing;
+  }
+
+  /** Write a batch until it lands (capped exponential backoff with jitter), then commit. */
+  private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[]): Promise<void> {
+    const inserts = batch.rows.length > 0 ? encodeBatch(batch) : [];
+    const objects = batch.rows.length > 0 ? archiveObjects(this.region, this.partition, from, to, batch.rows) : [];
+    const tokenBase = `${this.region}/${this.partition}/${from}/${to}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (inserts.length > 0 || objects.length > 0) {
+          await this.checkpoint.intent(from, to);
+          const archiveStart = this.clock();
+          await Promise.all(objects.map((o) => this.deps.objects.put(o.key, o.body)));
+          this.deps.metrics.flushDuration.observe({ sink: 'object-store' }, (this.clock() - archiveStart) / 1000);
+          const chStart = this.clock();
+          await Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, `${tokenBase}/${ins.table}`)));
+          this.deps.metrics.flushDuration.observe({ sink: 'clickhouse' }, (this.clock() - chStart) / 1000);
+          await this.deps.hooks?.afterSinks?.(this.region, this.partition, to);
+        }
+        const dedupMinId = `${Math.max(0, busTimeOf(to) - this.deps.actorOptions.dedupHorizonMs)}-0`;
+        this.flushSeq = await this.checkpoint.commit({
+          from,
+          to,
+          dedupPayload: encodeDedupRecords(batch.accepted),
+          dedupMinId,
+          ackIds: ids,
+        });
+        this.committed = to;
+        this.lastError = null;
+        this.recordCommit(batch, to);
+        return;
+      } catch (err) {
+        if (err instanceof FencedError) throw err;
+        this.deps.metrics.flushes.inc({ region: this.region, outcome: 'retry' });
+        this.lastError = errorMessage(err);
+        if (this.stopping && attempt >= 3) throw err;
+        const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+        this.log.warn({ attempt, backoffMs: Math.round(backoff), err: this.lastError }, 'flush failed, retrying');
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
+  }
+
+  private recordCommit(batch: FlushBatch, to: string): void {
+    const m = this.deps.metrics;
+    const labels = { region: this.region };
+    const now = this.clock();
+    m.flushes.inc({ region: this.region, outcome: 'ok' });
+    m.rowsFlushed.inc(labels, batch.rows.length);
+    m.duplicates.inc(labels, batch.duplicates);
+    m.lateEvents.inc(labels, batch.late);
+    let lastEvent = '';
+    for (const row of batch.rows) {
+      if (row.eventId === lastEvent) continue;
+      lastEvent = row.eventId;
+      m.visibility.observe(labels, (now - row.ingestTime) / 1000);
+    }
+    const dropped = this.actors.passivate(busTimeOf(to));
+    if (dropped.length) m.passivated.inc(labels, dropped.length);
+    m.activeActors.set(labels, this.actors.activeActors());
+  }
+
+  private onError(err: unknown, during: string): void {
+    if (err instanceof FencedError) {
+      this.fenced = true;
+      this.log.error({ err: err.message }, `partition fenced during ${during}: another owner took it over`);
+      return;
+    }
+    this.lastError = errorMessage(err);
+    this.log.error({ err: this.lastError }, `${during} failed`);
+  }
+
+  /** Stop reading; flush and checkpoint what is held when `flush` is true. */
+  async stop(flush: boolean): Promise<void> {
+    if (this.flushing) await this.flushing;
+    if (flush) await this.flush();
+    this.stopping = true;
+  }
+
+  status(): PartitionStatus {
+    return {
+      region: this.region,
+      partition: this.partition,
+      committed: this.committed,
+      flushSeq: this.flushSeq,
+      pendingEvents: this.actors.pendingEvents(),
+      activeActors: this.actors.activeActors(),
+      fenced: this.fenced,
+      lastError: this.lastError,
+    };
+  }
+}

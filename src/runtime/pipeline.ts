@@ -1,0 +1,205 @@
+/**
+ * The all-in-one pipeline (`shoal start`): every component in one process.
+ *
+ *   devices ──WS/HTTP──► Gateway (main thread, uWebSockets.js)
+ *                          │ validate v1/v2 → canonical events; rejects → DLQ stream
+ *                          ▼ XADD, coalesced per partition          acks after XADD
+ *                  Redis Streams  shoal:{region:p}:events  (one per region × partition)
+ *                          │ fenced XREADGROUP (Lua)
+ *                          ▼
+ *          Shard threads (worker_threads, partitions round-robin)
+ *            PartitionActors: dedup by event_id, 1m/1h windows by event time
+ *                          │ every flush.intervalMs: intent → sinks → commit (Lua)
+ *              ┌───────────┴───────────────┐
+ *              ▼                           ▼
+ *   raw archive (Parquet)        ClickHouse: events, rollup_1m, rollup_1h
+ *   dir or S3, per region        chDB in the main thread (inserts proxied from shards)
+ *                                or a ClickHouse server, one database per region
+ *
+ *   Ops HTTP (main thread): /healthz /readyz /metrics /api/v1/... dashboard
+ */
+import { mkdirSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { AggregatorRegistry, Registry, collectDefaultMetrics, type metric } from 'prom-client';
+import type { Config } from '../config.js';
+import { loadOrCreateSecret } from '../contracts/auth-secret.js';
+import { errorMessage } from '../errors.js';
+import { Gateway } from '../gateway/gateway.js';
+import { OpsServer } from '../ops/ops-server.js';
+import type { HealthReport } from '../ops/health.js';
+import type { AnalyticsStore } from '../sinks/analytics-store.js';
+import { createAnalyticsStore, createObjectStore } from '../sinks/index.js';
+import type { ObjectStore } from '../sinks/object-store.js';
+import { EmbeddedRedis } from './embedded-redis.js';
+import { CONSUMER_GROUP, Keys } from './keys.js';
+import { partitionsForShard } from './partitioning.js';
+import { ShardHost } from './shard-host.js';
+
+export interface PipelineOptions {
+  config: Config;
+  logger?: Logger;
+}
+
+export interface PipelineUrls {
+  ingest: string;
+  ops: string;
+}
+
+export class Pipeline {
+  readonly config: Config;
+  readonly logger: Logger;
+  private embeddedRedis: EmbeddedRedis | null = null;
+  private redis: Redis | null = null;
+  private store: AnalyticsStore | null = null;
+  private objects: ObjectStore | null = null;
+  private gateway: Gateway | null = null;
+  private ops: OpsServer | null = null;
+  private shards: ShardHost[] = [];
+  private readonly keys: Keys;
+  private readonly mainRegistry = new Registry();
+  private stopping: Promise<void> | null = null;
+  urls: PipelineUrls | null = null;
+
+  constructor(options: PipelineOptions) {
+    this.config = options.config;
+    this.logger = options.logger ?? pino({ level: options.config.log.level });
+    this.keys = new Keys(this.config.redis.keyPrefix);
+    collectDefaultMetrics({ register: this.mainRegistry, prefix: 'shoal_' });
+  }
+
+  async start(): Promise<PipelineUrls> {
+    const { config, logger } = this;
+    mkdirSync(config.dataDir, { recursive: true });
+
+    let redisUrl = config.redis.url;
+    if (!redisUrl) {
+      this.embeddedRedis = new EmbeddedRedis({
+        dataDir: config.dataDir,
+        appendfsync: config.redis.appendfsync,
+        binary: config.redis.serverBinary,
+        logger,
+      });
+      await this.embeddedRedis.start();
+      redisUrl = this.embeddedRedis.url;
+    }
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+    this.redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+    await this.redis.ping();
+
+    this.store = createAnalyticsStore(config);
+    await this.store.init(config.regions);
+    this.objects = createObjectStore(config);
+
+    const epoch = await this.redis.incr(`${this.keys.meta()}:epoch`);
+    for (let shard = 0; shard < config.shards; shard++) {
+      const partitions = partitionsForShard(config.regions, config.partitions, config.shards, shard);
+      if (partitions.length === 0) continue;
+      const host = new ShardHost(
+        { shard, epoch, redisUrl, partitions, config, proxyStore: this.store.kind === 'chdb' },
+        this.store,
+        logger,
+        (s, message) => logger.error({ shard: s, err: message }, 'shard failed'),
+      );
+      this.shards.push(host);
+    }
+    await Promise.all(this.shards.map((s) => s.ready()));
+
+    const authSecret = config.auth.mode === 'none' ? null : (config.auth.secret ?? loadOrCreateSecret(config.dataDir));
+    this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret });
+    const ingestPort = await this.gateway.listen();
+
+    this.ops = new OpsServer({
+      config,
+      store: this.store,
+      redis: this.redis,
+      keys: this.keys,
+      logger,
+      health: () => this.health(),
+      stats: () => this.stats(),
+      metrics: () => this.metrics(),
+    });
+    const opsPort = await this.ops.listen();
+    this.urls = {
+      ingest: `ws://${config.ingest.host}:${ingestPort}/v1/stream`,
+      ops: `http://${config.ops.host}:${opsPort}`,
+    };
+    logger.info({ ...this.urls, epoch, shards: this.shards.length, regions: config.regions }, 'shoal is ready');
+    return this.urls;
+  }
+
+  /** Stop intake, drain and flush the shards, checkpoint, then stop the services. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const { logger } = this;
+    logger.info('stopping: closing intake');
+    await this.gateway?.close().catch((err) => logger.error({ err: errorMessage(err) }, 'gateway close failed'));
+    logger.info('stopping: flushing shards');
+    await Promise.all(this.shards.map((s) => s.stop(true)));
+    await this.ops?.close().catch(() => undefined);
+    await this.store?.close().catch(() => undefined);
+    await this.objects?.close().catch(() => undefined);
+    this.redis?.disconnect();
+    await this.embeddedRedis?.stop().catch((err) => logger.error({ err: errorMessage(err) }, 'redis stop failed'));
+    logger.info('stopped');
+  }
+
+  async health(): Promise<HealthReport> {
+    const checks: HealthReport['checks'] = {};
+    checks['ingest'] = { up: this.gateway !== null && this.stopping === null };
+    try {
+      checks['bus'] = { up: (await this.redis?.ping()) === 'PONG' };
+    } catch (err) {
+      checks['bus'] = { up: false, detail: errorMessage(err) };
+    }
+    const storeUp = (await this.store?.ping().catch(() => false)) ?? false;
+    checks['clickhouse'] = { up: storeUp };
+    const objectsUp = (await this.objects?.ping().catch(() => false)) ?? false;
+    checks['object-store'] = { up: objectsUp };
+    const dead = this.shards.filter((s) => !s.alive).map((s) => s.init.shard);
+    checks['workers'] = { up: this.shards.length > 0 && dead.length === 0, ...(dead.length ? { detail: `shards down: ${dead.join(',')}` } : {}) };
+    return { checks };
+  }
+
+  async stats(): Promise<Record<string, unknown>> {
+    const partitions = this.shards.flatMap((s) => (s.latestStats?.partitions ?? []).map((p) => ({ shard: s.init.shard, ...p })));
+    const lag: Record<string, number | null> = {};
+    if (this.redis) {
+      await Promise.all(
+        partitions.map(async (p) => {
+          const key = this.keys.partition(p.region, p.partition).stream;
+          try {
+            const groups = (await this.redis!.xinfo('GROUPS', key)) as unknown[][];
+            const g = groups.find((fields) => fields[1] === CONSUMER_GROUP);
+            const lagIdx = g ? g.indexOf('lag') : -1;
+            lag[`${p.region}/${p.partition}`] = lagIdx >= 0 ? Number(g![lagIdx + 1]) : null;
+          } catch {
+            lag[`${p.region}/${p.partition}`] = null;
+          }
+        }),
+      );
+    }
+    return {
+      regions: this.config.regions,
+      shards: this.shards.length,
+      gateway: this.gateway?.stats ?? null,
+      partitions: partitions.map((p) => ({ ...p, lag: lag[`${p.region}/${p.partition}`] ?? null })),
+    };
+  }
+
+  /** Main-thread metrics plus the shards' metrics, aggregated, in Prometheus text format. */
+  async metrics(): Promise<string> {
+    const shardMetrics = this.shards.map((s) => (s.latestStats?.metrics ?? []) as metric[]);
+    const aggregated = AggregatorRegistry.aggregate(shardMetrics.filter((m) => m.length > 0));
+    const merged = Registry.merge([this.mainRegistry, aggregated]);
+    return merged.metrics();
+  }
+
+  get registry(): Registry {
+    return this.mainRegistry;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Metrics a shard thread keeps. Each shard has its own prom-client Registry; the main thread
+ * aggregates the shards' `getMetricsAsJSON()` so one scrape shows the whole process.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class ShardMetrics {
+  readonly registry = new Registry();
+  readonly eventsProcessed: Counter<'region'>;
+  readonly duplicates: Counter<'region'>;
+  readonly lateEvents: Counter<'region'>;
+  readonly rowsFlushed: Counter<'region'>;
+  readonly flushes: Counter<'region' | 'outcome'>;
+  readonly flushDuration: Histogram<'sink'>;
+  readonly visibility: Histogram<'region'>;
+  readonly activeActors: Gauge<'region'>;
+  readonly passivated: Counter<'region'>;
+  readonly poisonEntries: Counter<'region'>;
+
+  constructor() {
+    const registers = [this.registry];
+    this.eventsProcessed = new Counter({
+      name: 'shoal_events_processed_total',
+      help: 'Events read from the bus and applied to actors',
+      labelNames: ['region'],
+      registers,
+    });
+    this.duplicates = new Counter({
+      name: 'shoal_dedup_dropped_total',
+      help: 'Events dropped as duplicates of an event_id seen within the dedup horizon',
+      labelNames: ['region'],
+      registers,
+    });
+    this.lateEvents = new Counter({
+      name: 'shoal_late_events_total',
+      help: 'Events more than 60 s behind their device newest event time (merged into their own window)',
+      labelNames: ['region'],
+      registers,
+    });
+    this.rowsFlushed = new Counter({
+      name: 'shoal_rows_flushed_total',
+      help: 'Reading rows made visible in ClickHouse',
+      labelNames: ['region'],
+      registers,
+    });
+    this.flushes = new Counter({
+      name: 'shoal_flushes_total',
+      help: 'Flush attempts by outcome',
+      labelNames: ['region', 'outcome'],
+      registers,
+    });
+    this.flushDuration = new Histogram({
+      name: 'shoal_flush_duration_seconds',
+      help: 'Time to write one flush to a sink',
+      labelNames: ['sink'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.visibility = new Histogram({
+      name: 'shoal_visibility_latency_seconds',
+      help: 'From gateway receipt (ingest_time) to the commit of the flush that made the row queryable',
+      labelNames: ['region'],
+      buckets: [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120],
+      registers,
+    });
+    this.activeActors = new Gauge({
+      name: 'shoal_actors_active',
+      help: 'Device actors held in memory',
+      labelNames: ['region'],
+      registers,
+    });
+    this.passivated = new Counter({
+      name: 'shoal_actors_passivated_total',
+      help: 'Idle device actors dropped from memory',
+      labelNames: ['region'],
+      registers,
+    });
+    this.poisonEntries = new Counter({
+      name: 'shoal_poison_entries_total',
+      help: 'Bus entries that could not be decoded, moved to the DLQ',
+      labelNames: ['region'],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Entry point of a shard worker thread. Builds the shard's own connections and sinks from
+ * ShardInit, runs the Shard, and speaks the protocol of messages.ts with the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { createObjectStore, ClickHouseServerStore } from '../sinks/index.js';
+import type { AnalyticsStore } from '../sinks/analytics-store.js';
+import { errorMessage } from '../errors.js';
+import { Keys } from './keys.js';
+import type { MainToShard, ShardInit, ShardToMain } from './messages.js';
+import { Shard } from './shard.js';
+import { ShardMetrics } from './shard-metrics.js';
+import { StoreProxy } from './store-proxy.js';
+
+const init = workerData as ShardInit;
+const port = parentPort;
+if (!port) throw new Error('shard-worker must run in a worker thread');
+
+const send = (msg: ShardToMain): void => port.postMessage(msg);
+const logger = pino({ level: init.config.log.level, base: { shard: init.shard } });
+
+async function main(): Promise<void> {
+  const redisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: true, lazyConnect: false };
+  const redis = new Redis(init.redisUrl, redisOptions);
+  const blockingRedis = new Redis(init.redisUrl, { maxRetriesPerRequest: null });
+  for (const r of [redis, blockingRedis]) r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const proxy = init.proxyStore ? new StoreProxy(port!) : null;
+  const analytics: AnalyticsStore = proxy ?? new ClickHouseServerStore(init.config);
+  const objects = createObjectStore(init.config);
+  const metrics = new ShardMetrics();
+  const shard = new Shard({
+    shard: init.shard,
+    epoch: init.epoch,
+    config: init.config,
+    partitions: init.partitions,
+    redis,
+    blockingRedis,
+    keys: new Keys(init.config.redis.keyPrefix),
+    analytics,
+    objects,
+    logger,
+    metrics,
+  });
+
+  const publishStats = async (): Promise<void> => {
+    send({ type: 'stats', shard: init.shard, metrics: await metrics.registry.getMetricsAsJSON(), partitions: shard.status() });
+  };
+  const statsTimer = setInterval(() => void publishStats().catch(() => undefined), 1000);
+
+  port!.on('message', (msg: MainToShard) => {
+    if (msg.type === 'store-reply') {
+      proxy?.settle(msg);
+    } else if (msg.type === 'stop') {
+      void (async () => {
+        clearInterval(statsTimer);
+        await shard.stop(msg.flush).catch((err) => logger.error({ err: errorMessage(err) }, 'shard stop failed'));
+        await publishStats().catch(() => undefined);
+        await Promise.allSettled([analytics.close(), objects.close()]);
+        redis.disconnect();
+        blockingRedis.disconnect();
+        send({ type: 'stopped', shard: init.shard });
+      })();
+    }
+  });
+
+  await shard.start();
+  send({ type: 'ready', shard: init.shard });
+}
+
+main().catch((err) => {
+  logger.error({ err: errorMessage(err) }, 'shard failed to start');
+  send({ type: 'fatal', shard: init.shard, message: errorMessage(err) });
+});

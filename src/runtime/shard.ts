@@ -1,0 +1,153 @@
+/**
+ * A shard: the partitions one worker thread owns, and the loop that drives them.
+ *
+ *   loop: poll every partition (fenced XREADGROUP, pipelined) ─► flush the due ones
+ *         └─ nothing new? block on XREAD for the partitions' streams (separate connection)
+ *            until data arrives or the next flush is due
+ *
+ * Flushes run concurrently with reading; one partition never has two flushes at once.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { errorMessage } from '../errors.js';
+import type { AnalyticsStore } from '../sinks/analytics-store.js';
+import type { ObjectStore } from '../sinks/object-store.js';
+import type { Keys } from './keys.js';
+import type { PartitionStatus } from './messages.js';
+import { PartitionProcessor, type FlushHooks } from './partition-processor.js';
+import type { PartitionRef } from './partitioning.js';
+import type { ShardMetrics } from './shard-metrics.js';
+
+export interface ShardDeps {
+  shard: number;
+  epoch: number;
+  config: Config;
+  partitions: PartitionRef[];
+  redis: Redis;
+  /** A second connection for blocking reads, so they never delay pipelined commands. */
+  blockingRedis: Redis;
+  keys: Keys;
+  analytics: AnalyticsStore;
+  objects: ObjectStore;
+  logger: Logger;
+  metrics: ShardMetrics;
+  hooks?: FlushHooks;
+  clock?: () => number;
+}
+
+export class Shard {
+  private readonly processors: PartitionProcessor[];
+  private readonly clock: () => number;
+  private running = false;
+  private loopDone: Promise<void> | null = null;
+
+  constructor(private readonly deps: ShardDeps) {
+    this.clock = deps.clock ?? Date.now;
+    const { config } = deps;
+    this.processors = deps.partitions.map(
+      (p) =>
+        new PartitionProcessor({
+          region: p.region,
+          partition: p.partition,
+          redis: deps.redis,
+          keys: deps.keys,
+          epoch: deps.epoch,
+          consumer: `shard-${deps.shard}`,
+          analytics: deps.analytics,
+          objects: deps.objects,
+          actorOptions: {
+            dedupHorizonMs: config.dedup.horizonMs,
+            maxIdsPerDevice: config.dedup.maxIdsPerDevice,
+            idleMs: config.actors.idleMs,
+          },
+          flushIntervalMs: config.flush.intervalMs,
+          maxEvents: config.flush.maxEvents,
+          logger: deps.logger,
+          metrics: deps.metrics,
+          clock: this.clock,
+          hooks: deps.hooks,
+          onPoison: (region, id, fields, err) => this.deadLetter(region, id, fields, err),
+        }),
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.processors.map((p) => p.start()));
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const { readCount, intervalMs } = this.deps.config.flush;
+    while (this.running) {
+      try {
+        const counts = await Promise.all(this.processors.map((p) => p.poll(readCount)));
+        const now = this.clock();
+        for (const p of this.processors) if (p.shouldFlush(now)) void p.flush();
+        if (counts.every((n) => n === 0) && this.running) await this.waitForData(Math.min(100, intervalMs));
+      } catch (err) {
+        this.deps.logger.error({ err: errorMessage(err) }, 'shard loop error');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** Block until one of the streams has an entry past our read position, or `ms` passes. */
+  private async waitForData(ms: number): Promise<void> {
+    const live = this.processors.filter((p) => !p.isFenced);
+    if (live.length === 0) {
+      await new Promise((r) => setTimeout(r, ms));
+      return;
+    }
+    await this.deps.blockingRedis.xread(
+      'COUNT',
+      1,
+      'BLOCK',
+      ms,
+      'STREAMS',
+      ...live.map((p) => p.streamKey),
+      ...live.map((p) => p.readPosition),
+    );
+  }
+
+  /** Drain: read until the streams are empty or `deadlineMs` passes, then flush everything. */
+  async stop(flush: boolean, deadlineMs = 15_000): Promise<void> {
+    this.running = false;
+    await this.loopDone;
+    if (flush) {
+      const deadline = this.clock() + deadlineMs;
+      for (;;) {
+        const counts = await Promise.all(this.processors.map((p) => p.poll(this.deps.config.flush.readCount)));
+        if (counts.every((n) => n === 0) || this.clock() > deadline) break;
+      }
+    }
+    await Promise.all(this.processors.map((p) => p.stop(flush)));
+  }
+
+  status(): PartitionStatus[] {
+    return this.processors.map((p) => p.status());
+  }
+
+  private async deadLetter(region: string, entryId: string, fields: Buffer[], err: Error): Promise<void> {
+    const payload = fields[1] ?? Buffer.alloc(0);
+    await this.deps.redis.xadd(
+      this.deps.keys.dlq(region),
+      '*',
+      'code',
+      'ENTRY_UNDECODABLE',
+      'message',
+      err.message,
+      'entry_id',
+      entryId,
+      'region',
+      region,
+      'source',
+      'bus',
+      'ingest_time',
+      String(this.clock()),
+      'raw',
+      payload.subarray(0, 16 * 1024).toString('base64'),
+    );
+  }
+}

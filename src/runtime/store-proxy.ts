@@ -1,0 +1,66 @@
+/**
+ * Shard-side AnalyticsStore that forwards inserts to the main thread, which owns the embedded
+ * chDB session (one per process). Reads are not served here: queries run in the main thread.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { SinkError } from '../errors.js';
+import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js';
+import type { StoreInsert, StoreReply } from './messages.js';
+
+export class StoreProxy implements AnalyticsStore {
+  readonly kind = 'chdb' as const;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+
+  constructor(private readonly port: MessagePort) {}
+
+  /** Route a StoreReply from the main thread to its waiting insert. */
+  settle(reply: StoreReply): void {
+    const waiter = this.waiting.get(reply.id);
+    if (!waiter) return;
+    this.waiting.delete(reply.id);
+    if (reply.error) waiter.reject(new SinkError('clickhouse', reply.error.message));
+    else waiter.resolve();
+  }
+
+  init(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  insert(region: string, insert: EncodedInsert, token: string): Promise<void> {
+    const id = this.nextId++;
+    // Copy into a fresh ArrayBuffer we can transfer: the caller keeps its bytes for retries.
+    const body = new Uint8Array(insert.body);
+    const msg: StoreInsert = {
+      type: 'store-insert',
+      id,
+      region,
+      table: insert.table,
+      format: insert.format,
+      rows: insert.rows,
+      body,
+      token,
+    };
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.port.postMessage(msg, [body.buffer]);
+    });
+  }
+
+  query<T>(): Promise<T[]> {
+    return Promise.reject(new Error('StoreProxy does not serve queries; query in the main thread'));
+  }
+
+  ping(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  /** Fail every waiting insert (the main thread is going away). */
+  close(): Promise<void> {
+    for (const [id, waiter] of this.waiting) {
+      this.waiting.delete(id);
+      waiter.reject(new SinkError('clickhouse', 'store proxy closed'));
+    }
+    return Promise.resolve();
+  }
+}
