@@ -1,0 +1,77 @@
+/**
+ * Builders of device events for tests, and the expected rollups of a set of accepted events,
+ * computed the plain way (the model the pipeline must agree with).
+ */
+import { randomUUID } from 'node:crypto';
+
+export interface Reading {
+  sensor_type: string;
+  value: number;
+  unit: string;
+}
+
+export type DeviceEvent = Record<string, unknown> & { event_id: string; device_id: string; event_time: string };
+
+export function v1Event(deviceId: string, region: string, time: number, sensor: string, value: number): DeviceEvent {
+  return {
+    event_id: randomUUID(),
+    device_id: deviceId,
+    event_time: new Date(time).toISOString(),
+    sensor_type: sensor,
+    value,
+    unit: sensor === 'temperature' ? 'C' : '%',
+    firmware_version: '1.2.3',
+    region,
+  };
+}
+
+export function v2Event(deviceId: string, region: string, time: number, seq: number, readings: Reading[]): DeviceEvent {
+  return {
+    schema_version: 2,
+    event_id: randomUUID(),
+    device_id: deviceId,
+    event_time: new Date(time).toISOString(),
+    firmware_version: '2.0.1',
+    region,
+    seq,
+    readings,
+  };
+}
+
+/** The readings of an event, as (event_id, index, sensor, value, time). */
+export function readingsOf(e: DeviceEvent): { eventId: string; index: number; sensor: string; value: number; time: number }[] {
+  const time = Date.parse(e.event_time);
+  if (Array.isArray(e['readings']))
+    return (e['readings'] as Reading[]).map((r, index) => ({ eventId: e.event_id, index, sensor: r.sensor_type, value: r.value, time }));
+  return [{ eventId: e.event_id, index: 0, sensor: String(e['sensor_type']), value: Number(e['value']), time }];
+}
+
+export interface ExpectedWindow {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** Expected rollups keyed by `${device}|${sensor}|${windowStartMs}` for a window width. */
+export function expectedRollups(events: Iterable<DeviceEvent>, widthMs: number): Map<string, ExpectedWindow> {
+  const out = new Map<string, ExpectedWindow>();
+  const seen = new Set<string>();
+  for (const e of events) {
+    if (seen.has(e.event_id)) continue;
+    seen.add(e.event_id);
+    for (const r of readingsOf(e)) {
+      const start = Math.floor(r.time / widthMs) * widthMs;
+      const key = `${e.device_id}|${r.sensor}|${start}`;
+      const w = out.get(key);
+      if (!w) out.set(key, { count: 1, sum: r.value, min: r.value, max: r.value });
+      else {
+        w.count++;
+        w.sum += r.value;
+        w.min = Math.min(w.min, r.value);
+        w.max = Math.max(w.max, r.value);
+      }
+    }
+  }
+  return out;
+}

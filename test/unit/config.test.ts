@@ -1,0 +1,103 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, regionDatabase, validateUserConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function withFile(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-config-'));
+  const file = join(dir, 'shoal.config.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('config', () => {
+  it('fills the embedded defaults: two regions, ./data, ports 8080/8081, token auth', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'shoal-cwd-'));
+    const c = loadConfig({ env: {}, cwd });
+    expect(c.regions).toEqual(['us-east', 'eu-west']);
+    expect(c.dataDir).toBe(join(cwd, 'data'));
+    expect(c.ingest.port).toBe(8080);
+    expect(c.ops.port).toBe(8081);
+    expect(c.auth.mode).toBe('token');
+    expect(c.redis.appendfsync).toBe('everysec');
+    expect(c.objectStore.kind).toBe('dir');
+    expect(c.objectStore.dir).toBe(join(cwd, 'data', 'objects'));
+    expect(c.shards).toBeGreaterThanOrEqual(1);
+    expect(c.clickhouse.rollup1hTtlDays).toBe(730);
+  });
+
+  it('reports every unknown key by its path, at once', () => {
+    const found = problems(() => validateUserConfig({ shardz: 2, ingest: { prot: 1 }, flush: { intervalMs: 5 } }));
+    expect(found).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^shardz: unknown key/), expect.stringMatching(/^ingest\.prot: unknown key/), expect.stringMatching(/^flush\.intervalMs:/)]),
+    );
+    expect(found).toHaveLength(3);
+  });
+
+  it.each([
+    [{ regions: ['US East'] }, /^regions\.0:/],
+    [{ regions: [] }, /^regions:/],
+    [{ partitions: 0 }, /^partitions:/],
+    [{ shards: 1.5 }, /^shards:/],
+    [{ ingest: { port: 70000 } }, /^ingest\.port:/],
+    [{ auth: { mode: 'open' } }, /^auth\.mode:/],
+    [{ auth: { secret: 'short' } }, /^auth\.secret: the secret must be at least 16/],
+    [{ redis: { appendfsync: 'sometimes' } }, /^redis\.appendfsync:/],
+    [{ redis: { url: 'not a url' } }, /^redis\.url:/],
+    [{ dedup: { horizonMs: 10 } }, /^dedup\.horizonMs:/],
+    [{ objectStore: { kind: 'tape' } }, /^objectStore\.kind:/],
+  ])('rejects %j naming the field', (raw, pattern) => {
+    expect(problems(() => validateUserConfig(raw))).toEqual([expect.stringMatching(pattern)]);
+  });
+
+  it('requires a bucket for the S3 store', () => {
+    expect(problems(() => loadConfig({ file: withFile('objectStore:\n  kind: s3\n'), env: {} }))).toEqual([
+      expect.stringMatching(/^objectStore\.s3\.bucket: required/),
+    ]);
+  });
+
+  it('lets environment variables win over the file, and flags over both', () => {
+    const file = withFile('shards: 3\nredis:\n  appendfsync: everysec\ningest:\n  port: 9000\n');
+    const c = loadConfig({
+      file,
+      env: { SHOAL_SHARDS: '5', SHOAL_REDIS_APPENDFSYNC: 'always', REDIS_URL: 'redis://10.0.0.1:6380', S3_BUCKET: 'telemetry' },
+      overrides: { ingestPort: 0 },
+    });
+    expect(c.shards).toBe(5);
+    expect(c.redis.appendfsync).toBe('always');
+    expect(c.redis.url).toBe('redis://10.0.0.1:6380');
+    expect(c.objectStore.kind).toBe('s3');
+    expect(c.objectStore.s3?.bucket).toBe('telemetry');
+    expect(c.ingest.port).toBe(0);
+  });
+
+  it('names a wrong environment variable and a wrong flag', () => {
+    expect(problems(() => loadConfig({ env: { SHOAL_SHARDS: 'many' }, cwd: tmpdir() }))).toEqual([expect.stringMatching(/^SHOAL_SHARDS:/)]);
+    expect(problems(() => loadConfig({ env: { SHOAL_REDIS_APPENDFSYNC: 'rarely' }, cwd: tmpdir() }))).toEqual([
+      expect.stringMatching(/^redis\.appendfsync:/),
+    ]);
+    expect(problems(() => loadConfig({ env: {}, cwd: tmpdir(), overrides: { shards: 0 } }))).toEqual([expect.stringMatching(/^--shards:/)]);
+  });
+
+  it('refuses a missing config file and invalid YAML', () => {
+    expect(problems(() => loadConfig({ file: '/nonexistent/shoal.yaml', env: {} }))).toEqual([expect.stringMatching(/file not found/)]);
+    expect(problems(() => loadConfig({ file: withFile('regions: [unclosed\n'), env: {} }))).toEqual([expect.stringMatching(/not valid YAML/)]);
+  });
+
+  it('names one database per region', () => {
+    const c = loadConfig({ env: {}, cwd: tmpdir() });
+    expect(c.regions.map((r) => regionDatabase(c, r))).toEqual(['shoal_us_east', 'shoal_eu_west']);
+  });
+});
