@@ -21,7 +21,7 @@
 import { mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { AggregatorRegistry, Registry, collectDefaultMetrics, type metric } from 'prom-client';
+import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config.js';
 import { loadOrCreateSecret } from '../contracts/auth-secret.js';
 import { errorMessage } from '../errors.js';
@@ -63,7 +63,7 @@ export class Pipeline {
 
   constructor(options: PipelineOptions) {
     this.config = options.config;
-    this.logger = options.logger ?? pino({ level: options.config.log.level });
+    this.logger = options.logger ?? pino({ level: options.config.log.level }, pino.destination(2));
     this.keys = new Keys(this.config.redis.keyPrefix);
     collectDefaultMetrics({ register: this.mainRegistry, prefix: 'shoal_' });
   }
@@ -193,8 +193,8 @@ export class Pipeline {
 
   /** Main-thread metrics plus the shards' metrics, aggregated, in Prometheus text format. */
   async metrics(): Promise<string> {
-    const shardMetrics = this.shards.map((s) => (s.latestStats?.metrics ?? []) as metric[]);
-    const aggregated = AggregatorRegistry.aggregate(shardMetrics.filter((m) => m.length > 0));
+    const shardMetrics = this.shards.map((s) => s.latestStats?.metrics ?? []);
+    const aggregated = AggregatorRegistry.aggregate(shardMetrics.filter((m) => m.length > 0)) as Registry;
     const merged = Registry.merge([this.mainRegistry, aggregated]);
     return merged.metrics();
   }

@@ -7,6 +7,8 @@ import type { FlushBatch } from '../actors/types.js';
 export type AnalyticsTable = 'events' | 'rollup_1m' | 'rollup_1h';
 
 export interface EncodedInsert {
+  /** Logical table; the columns are INSERT_COLUMNS[table] and rollups are physically inserted
+   *  into `<table>_input` (both in clickhouse-schema.ts). */
   table: AnalyticsTable;
   /** Payload in `format`, byte-identical for identical input. */
   body: Uint8Array;

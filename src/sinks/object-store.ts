@@ -1,6 +1,7 @@
 /**
  * Object storage for the raw archive: a local directory (embedded default) or S3, with one
- * key layout: raw/region=R/event_date=YYYY-MM-DD/<partition>/<from>-<to>.parquet
+ * key layout: raw/region=R/event_date=YYYY-MM-DD/p=PPPP/<from>_<to>.parquet (archiveKey() in
+ * raw-archive.ts builds and parses it).
  */
 export interface ObjectInfo {
   key: string;

@@ -1,0 +1,126 @@
+/**
+ * The embedded analytics store: one chDB Session (in-process ClickHouse) over a data directory.
+ *
+ * chDB binds one data directory per process and crashes when two threads open sessions, so the
+ * session is opened only on the main thread, only once at a time per process, and lazily (on
+ * the first call), so that constructing a ChdbStore or importing this module loads nothing.
+ * Inserts go through chDB's raw Buffer insert with the dedup token as a per-insert setting
+ * (never a session-level SET, which would leak into later inserts).
+ */
+import { isMainThread } from 'node:worker_threads';
+import type { Session } from 'chdb';
+import type { Config } from '../config.js';
+import { regionDatabase } from '../config.js';
+import { SinkError, errorMessage } from '../errors.js';
+import type { AnalyticsStore, EncodedInsert } from './analytics-store.js';
+import { INSERT_COLUMNS, insertTarget, schemaStatements } from './clickhouse-schema.js';
+import { parseJsonEachRow } from './json-each-row.js';
+
+const SINK = 'chdb';
+
+/** The directory of the session open in this process, if any. */
+let openDir: string | null = null;
+
+export class ChdbStore implements AnalyticsStore {
+  readonly kind = 'chdb' as const;
+  private session: Promise<Session> | null = null;
+  private closed = false;
+
+  /** A store over `dir` (created if missing); nothing is opened until the first call. */
+  constructor(
+    readonly dir: string,
+    private readonly config: Pick<Config, 'clickhouse'>,
+  ) {}
+
+  async init(regions: readonly string[]): Promise<void> {
+    for (const region of regions) {
+      for (const sql of schemaStatements(regionDatabase(this.config, region), this.config.clickhouse)) {
+        await this.command(sql);
+      }
+    }
+  }
+
+  async insert(region: string, insert: EncodedInsert, token: string): Promise<void> {
+    if (insert.rows === 0) return;
+    const table = `${regionDatabase(this.config, region)}.${insertTarget(insert.table)}`;
+    const body = insert.body;
+    const session = await this.open();
+    try {
+      await session.insert({
+        table,
+        values: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        format: insert.format,
+        columns: INSERT_COLUMNS[insert.table],
+        // A synchronous insert: visible when the promise settles, deduplicated by its token.
+        settings: { insert_deduplication_token: token, async_insert: 0 },
+      });
+    } catch (err) {
+      throw new SinkError(SINK, `insert into ${table} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    const session = await this.open();
+    try {
+      const result = await session.queryBindAsync(sql, params, { format: 'JSONEachRow' });
+      return parseJsonEachRow<T>(result.text());
+    } catch (err) {
+      throw new SinkError(SINK, `query failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Run a statement that returns no rows (DDL, OPTIMIZE, ALTER). */
+  async command(sql: string): Promise<void> {
+    const session = await this.open();
+    try {
+      await session.queryAsync(sql, { format: 'TabSeparated' });
+    } catch (err) {
+      throw new SinkError(SINK, `statement failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.command('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = this.session;
+    this.session = null;
+    if (pending === null) return;
+    try {
+      (await pending).close();
+      openDir = null;
+    } catch {
+      // It never opened: nothing to release (open() already freed the slot).
+    }
+  }
+
+  private open(): Promise<Session> {
+    if (this.closed) return Promise.reject(new SinkError(SINK, 'the store is closed'));
+    this.session ??= this.openSession().catch((err: unknown) => {
+      this.session = null; // let a later call try again
+      throw err;
+    });
+    return this.session;
+  }
+
+  private async openSession(): Promise<Session> {
+    if (!isMainThread) throw new SinkError(SINK, 'chDB may only be opened on the main thread');
+    if (openDir !== null) throw new SinkError(SINK, `a chDB store is already open in this process (${openDir})`);
+    openDir = this.dir;
+    try {
+      const { Session: SessionClass } = await import('chdb');
+      return new SessionClass(this.dir);
+    } catch (err) {
+      openDir = null;
+      throw new SinkError(SINK, `cannot open chDB in ${this.dir}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+}

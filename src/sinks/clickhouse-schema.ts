@@ -1,0 +1,137 @@
+/**
+ * ClickHouse DDL of one region's database, shared by chDB and the ClickHouse server store.
+ *
+ *   events            ReplacingMergeTree, one row per reading, read with FINAL
+ *   rollup_1m / _1h   AggregatingMergeTree of mergeable states (count, sum, min, max, t-digest)
+ *   rollup_*_input    Null tables the encoder inserts partials into; a materialized view turns
+ *                     each partial's centroids into a t-digest state and writes it to rollup_*
+ *
+ * Every MergeTree keeps the hashes of its last DEDUP_WINDOW inserts, so an insert repeated with
+ * the same insert_deduplication_token (and the same bytes) is dropped, also through the views.
+ * Every statement is idempotent (IF NOT EXISTS).
+ */
+import type { AnalyticsTable } from './analytics-store.js';
+
+/** Inserts remembered per table for token deduplication. */
+export const DEDUP_WINDOW = 10_000;
+
+/** Quantile levels kept in the rollup digests, in the order queries return them. */
+export const QUANTILE_LEVELS = '0.5, 0.95, 0.99';
+
+export interface SchemaTtl {
+  eventsTtlDays: number;
+  rollup1mTtlDays: number;
+  rollup1hTtlDays: number;
+}
+
+/** Columns the encoder writes to each insert target, in payload order. */
+export const INSERT_COLUMNS: Readonly<Record<AnalyticsTable, readonly string[]>> = {
+  events: [
+    'event_id',
+    'reading_index',
+    'device_id',
+    'region',
+    'event_time',
+    'ingest_time',
+    'sensor_type',
+    'value',
+    'unit',
+    'firmware_version',
+    'schema_version',
+    'seq',
+    'partition',
+    'stream_id',
+  ],
+  rollup_1m: ['device_id', 'sensor_type', 'window_start', 'count', 'sum', 'min', 'max', 'means', 'weights'],
+  rollup_1h: ['device_id', 'sensor_type', 'window_start', 'count', 'sum', 'min', 'max', 'means', 'weights'],
+};
+
+/** The physical table an insert of `table` goes to (rollups go through their Null input table). */
+export function insertTarget(table: AnalyticsTable): string {
+  return table === 'events' ? 'events' : `${table}_input`;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Throw unless `name` is a plain ClickHouse identifier (it is interpolated into DDL). */
+export function assertIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new TypeError(`not a valid ClickHouse identifier: ${JSON.stringify(name)}`);
+  return name;
+}
+
+function assertDays(name: string, days: number): number {
+  if (!Number.isInteger(days) || days < 1) throw new TypeError(`${name} must be a positive integer, got ${days}`);
+  return days;
+}
+
+function eventsTable(db: string, ttlDays: number): string {
+  return `CREATE TABLE IF NOT EXISTS ${db}.events (
+  event_id UUID,
+  reading_index UInt8,
+  device_id String,
+  region LowCardinality(String),
+  event_time DateTime64(3, 'UTC'),
+  ingest_time DateTime64(3, 'UTC'),
+  sensor_type LowCardinality(String),
+  value Float64,
+  unit LowCardinality(String),
+  firmware_version LowCardinality(String),
+  schema_version UInt8,
+  seq Nullable(UInt64),
+  partition UInt16,
+  stream_id String,
+  inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toDate(event_time)
+ORDER BY (device_id, event_time, event_id, reading_index)
+TTL toDateTime(event_time) + INTERVAL ${ttlDays} DAY
+SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`;
+}
+
+function rollupStatements(db: string, table: 'rollup_1m' | 'rollup_1h', ttlDays: number): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${db}.${table} (
+  device_id String,
+  sensor_type LowCardinality(String),
+  window_start DateTime('UTC'),
+  count SimpleAggregateFunction(sum, UInt64),
+  sum SimpleAggregateFunction(sum, Float64),
+  min SimpleAggregateFunction(min, Float64),
+  max SimpleAggregateFunction(max, Float64),
+  digest AggregateFunction(quantilesTDigestWeighted(${QUANTILE_LEVELS}), Float64, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (device_id, sensor_type, window_start)
+TTL window_start + INTERVAL ${ttlDays} DAY
+SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.${table}_input (
+  device_id String,
+  sensor_type String,
+  window_start DateTime('UTC'),
+  count UInt64,
+  sum Float64,
+  min Float64,
+  max Float64,
+  means Array(Float64),
+  weights Array(UInt64)
+)
+ENGINE = Null`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${table}_mv TO ${db}.${table} AS
+SELECT device_id, sensor_type, window_start, count, sum, min, max,
+  arrayReduce('quantilesTDigestWeightedState(${QUANTILE_LEVELS})', means, weights) AS digest
+FROM ${db}.${table}_input`,
+  ];
+}
+
+/** Every statement that creates `database` and its tables, in execution order. */
+export function schemaStatements(database: string, ttl: SchemaTtl): string[] {
+  const db = assertIdentifier(database);
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    eventsTable(db, assertDays('eventsTtlDays', ttl.eventsTtlDays)),
+    ...rollupStatements(db, 'rollup_1m', assertDays('rollup1mTtlDays', ttl.rollup1mTtlDays)),
+    ...rollupStatements(db, 'rollup_1h', assertDays('rollup1hTtlDays', ttl.rollup1hTtlDays)),
+  ];
+}

@@ -1,0 +1,36 @@
+/**
+ * The sinks: ClickHouse (embedded chDB or a server), the raw Parquet archive and its object
+ * stores. Re-exports by name.
+ */
+export type { AnalyticsStore, AnalyticsTable, EncodedInsert, EncodeBatch } from './analytics-store.js';
+export type { ObjectInfo, ObjectStore } from './object-store.js';
+export { encodeBatch, encodeReadingRow, encodeWindowPartial } from './batch-encoder.js';
+export { DEDUP_WINDOW, INSERT_COLUMNS, insertTarget, schemaStatements, type SchemaTtl } from './clickhouse-schema.js';
+export { ChdbStore } from './chdb-store.js';
+export { ClickHouseServerStore } from './clickhouse-server-store.js';
+export { ClickHouseServerTransport, type ClickHouseServerOptions, type RawInsert } from './clickhouse-server-transport.js';
+export {
+  queryEvents,
+  queryRollups,
+  tableStats,
+  type EventRow,
+  type EventsQuery,
+  type RollupRow,
+  type RollupStep,
+  type TableStats,
+} from './queries.js';
+export {
+  archiveKey,
+  archiveObjects,
+  archivePrefix,
+  encodeArchive,
+  eventDate,
+  parseArchiveKey,
+  readArchiveObject,
+  sortableStreamId,
+  type ArchiveKeyParts,
+  type ArchiveObject,
+} from './raw-archive.js';
+export { DirObjectStore } from './dir-object-store.js';
+export { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.js';
+export { createAnalyticsStore, createObjectStore } from './sink-factory.js';

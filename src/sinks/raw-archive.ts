@@ -1,0 +1,169 @@
+/**
+ * The raw archive: reading rows as SNAPPY-compressed Parquet objects, one per event date (UTC)
+ * per flushed offset range, under
+ *
+ *   raw/region=<R>/event_date=<YYYY-MM-DD>/p=<PPPP>/<from>_<to>.parquet
+ *
+ * where <from> and <to> are the flush's first and last Redis stream ids, zero-padded
+ * (13-digit ms, 6-digit sequence) so keys sort in offset order. The same rows and offsets
+ * always give the same keys and the same bytes (hyparquet-writer writes no clock or random
+ * data), so a retried flush rewrites identical objects.
+ */
+import { parquetReadObjects } from 'hyparquet';
+import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
+import type { ReadingRow } from '../contracts/canonical-event.js';
+
+export interface ArchiveObject {
+  key: string;
+  body: Uint8Array;
+  rows: number;
+}
+
+export interface ArchiveKeyParts {
+  region: string;
+  /** YYYY-MM-DD (UTC). */
+  eventDate: string;
+  partition: number;
+  /** Redis stream ids as Redis writes them ("<ms>-<seq>", no padding). */
+  fromId: string;
+  toId: string;
+}
+
+const STREAM_ID = /^(\d+)-(\d+)$/;
+const KEY = /^raw\/region=([a-z][a-z0-9-]*)\/event_date=(\d{4}-\d{2}-\d{2})\/p=(\d{4,})\/(\d+-\d+)_(\d+-\d+)\.parquet$/;
+
+/** A stream id zero-padded so that lexicographic order is offset order. */
+export function sortableStreamId(id: string): string {
+  const m = STREAM_ID.exec(id);
+  if (!m) throw new TypeError(`not a stream id: ${JSON.stringify(id)}`);
+  return `${m[1]!.padStart(13, '0')}-${m[2]!.padStart(6, '0')}`;
+}
+
+function unpadStreamId(id: string): string {
+  return id
+    .split('-')
+    .map((part) => part.replace(/^0+(?=\d)/, ''))
+    .join('-');
+}
+
+/** Prefix of every archive object of a region (and optionally one event date). */
+export function archivePrefix(region: string, eventDate?: string): string {
+  return eventDate === undefined ? `raw/region=${region}/` : `raw/region=${region}/event_date=${eventDate}/`;
+}
+
+/** The object key of one date's rows of a flushed offset range. */
+export function archiveKey(parts: ArchiveKeyParts): string {
+  const p = String(parts.partition).padStart(4, '0');
+  return `${archivePrefix(parts.region, parts.eventDate)}p=${p}/${sortableStreamId(parts.fromId)}_${sortableStreamId(parts.toId)}.parquet`;
+}
+
+/** The parts of an archive key, or null when `key` is not one. */
+export function parseArchiveKey(key: string): ArchiveKeyParts | null {
+  const m = KEY.exec(key);
+  if (!m) return null;
+  return {
+    region: m[1]!,
+    eventDate: m[2]!,
+    partition: Number(m[3]),
+    fromId: unpadStreamId(m[4]!),
+    toId: unpadStreamId(m[5]!),
+  };
+}
+
+/** UTC date (YYYY-MM-DD) of an epoch-ms time. */
+export function eventDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+function columns(rows: readonly ReadingRow[]): ColumnSource[] {
+  const col = (name: string, type: ColumnSource['type'], data: unknown[], nullable = false): ColumnSource =>
+    ({ name, type, data, nullable });
+  return [
+    col('event_id', 'STRING', rows.map((r) => r.eventId)),
+    col('reading_index', 'INT32', rows.map((r) => r.readingIndex)),
+    col('device_id', 'STRING', rows.map((r) => r.deviceId)),
+    col('region', 'STRING', rows.map((r) => r.region)),
+    col('event_time', 'TIMESTAMP', rows.map((r) => r.eventTime)),
+    col('ingest_time', 'TIMESTAMP', rows.map((r) => r.ingestTime)),
+    col('sensor_type', 'STRING', rows.map((r) => r.sensorType)),
+    col('value', 'DOUBLE', rows.map((r) => r.value)),
+    col('unit', 'STRING', rows.map((r) => r.unit)),
+    col('firmware_version', 'STRING', rows.map((r) => r.firmwareVersion)),
+    col('schema_version', 'INT32', rows.map((r) => r.schemaVersion)),
+    col('seq', 'INT64', rows.map((r) => (r.seq === null ? null : BigInt(r.seq))), true),
+    col('partition', 'INT32', rows.map((r) => r.partition)),
+    col('stream_id', 'STRING', rows.map((r) => r.streamId)),
+  ];
+}
+
+/** Encode rows as one Parquet file (SNAPPY, deterministic bytes). */
+export function encodeArchive(rows: readonly ReadingRow[]): Uint8Array {
+  return new Uint8Array(parquetWriteBuffer({ columnData: columns(rows), codec: 'SNAPPY', createdBy: 'shoal' }));
+}
+
+/**
+ * The archive objects of one flush of (region, partition) covering stream ids fromId..toId:
+ * one per UTC event date of the rows, in date order, rows in input order.
+ */
+export function archiveObjects(
+  region: string,
+  partition: number,
+  fromId: string,
+  toId: string,
+  rows: readonly ReadingRow[],
+): ArchiveObject[] {
+  const byDate = new Map<string, ReadingRow[]>();
+  for (const row of rows) {
+    const date = eventDate(row.eventTime);
+    let group = byDate.get(date);
+    if (!group) byDate.set(date, (group = []));
+    group.push(row);
+  }
+  return [...byDate.keys()].sort().map((date) => {
+    const group = byDate.get(date)!;
+    return {
+      key: archiveKey({ region, eventDate: date, partition, fromId, toId }),
+      body: encodeArchive(group),
+      rows: group.length,
+    };
+  });
+}
+
+interface ArchiveRecord {
+  event_id: string;
+  reading_index: number;
+  device_id: string;
+  region: string;
+  event_time: Date;
+  ingest_time: Date;
+  sensor_type: string;
+  value: number;
+  unit: string;
+  firmware_version: string;
+  schema_version: number;
+  seq: bigint | null;
+  partition: number;
+  stream_id: string;
+}
+
+/** Decode an archive object back into its reading rows, in stored order. */
+export async function readArchiveObject(body: Uint8Array): Promise<ReadingRow[]> {
+  const file = Uint8Array.prototype.slice.call(body).buffer;
+  const records = (await parquetReadObjects({ file, rowFormat: 'object' })) as unknown as ArchiveRecord[];
+  return records.map((r) => ({
+    eventId: r.event_id,
+    readingIndex: r.reading_index,
+    deviceId: r.device_id,
+    region: r.region,
+    eventTime: r.event_time.getTime(),
+    ingestTime: r.ingest_time.getTime(),
+    sensorType: r.sensor_type,
+    value: r.value,
+    unit: r.unit,
+    firmwareVersion: r.firmware_version,
+    schemaVersion: r.schema_version === 2 ? 2 : 1,
+    seq: r.seq === null ? null : Number(r.seq),
+    partition: r.partition,
+    streamId: r.stream_id,
+  }));
+}

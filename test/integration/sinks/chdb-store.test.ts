@@ -1,0 +1,240 @@
+/**
+ * The embedded analytics store against real chDB in a temp directory: schema, insert dedup by
+ * token, late partials, the query API's answers, TTL, and that the archive's Parquet is
+ * readable by ClickHouse. One store (one chDB session) for the whole file, as in production.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FlushBatch, WindowPartial } from '../../../src/actors/types.js';
+import { regionDatabase } from '../../../src/config.js';
+import type { ReadingRow } from '../../../src/contracts/canonical-event.js';
+import { SinkError } from '../../../src/errors.js';
+import { encodeBatch } from '../../../src/sinks/batch-encoder.js';
+import { ChdbStore } from '../../../src/sinks/chdb-store.js';
+import { queryEvents, queryRollups, tableStats } from '../../../src/sinks/queries.js';
+import { archiveObjects } from '../../../src/sinks/raw-archive.js';
+import { partialOf } from '../../unit/sinks/arbitraries.js';
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const config = {
+  clickhouse: {
+    url: undefined,
+    username: 'default',
+    password: '',
+    databasePrefix: 'shoaltest',
+    eventsTtlDays: 30,
+    rollup1mTtlDays: 30,
+    rollup1hTtlDays: 730,
+  },
+};
+const US = regionDatabase(config, 'us-east');
+const EU = regionDatabase(config, 'eu-west');
+
+let dir: string;
+let store: ChdbStore;
+let eventCounter = 0;
+
+function row(deviceId: string, eventTime: number, sensorType: string, value: number, readingIndex = 0): ReadingRow {
+  eventCounter++;
+  return {
+    eventId: `00000000-0000-4000-8000-${String(eventCounter).padStart(12, '0')}`,
+    readingIndex,
+    deviceId,
+    region: 'us-east',
+    eventTime,
+    ingestTime: eventTime + 7,
+    sensorType,
+    value,
+    unit: 'C',
+    firmwareVersion: 'fw\t1.0',
+    schemaVersion: 1,
+    seq: null,
+    streamId: `${eventTime}-0`,
+    partition: 2,
+  };
+}
+
+function batchOf(rows: ReadingRow[], rollup1m: WindowPartial[] = [], rollup1h: WindowPartial[] = []): FlushBatch {
+  return { rows, rollup1m, rollup1h, accepted: [], duplicates: 0, late: 0 };
+}
+
+async function insertBatch(region: string, batch: FlushBatch, token: string): Promise<void> {
+  for (const ins of encodeBatch(batch)) await store.insert(region, ins, `${token}/${ins.table}`);
+}
+
+async function count(sql: string, params: Record<string, unknown> = {}): Promise<number> {
+  const [r] = await store.query<{ n: number | string }>(sql, params);
+  return Number(r?.n);
+}
+
+const minuteOf = (t: number): number => t - (t % MIN);
+const hourOf = (t: number): number => t - (t % HOUR);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shoal-chdb-'));
+  store = new ChdbStore(join(dir, 'clickhouse'), config);
+  await store.init(['us-east', 'eu-west']);
+});
+
+afterAll(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ChdbStore', () => {
+  it('creates every table in each region database, and init is idempotent', async () => {
+    await store.init(['us-east', 'eu-west']);
+    const tables = await store.query<{ database: string; name: string }>(
+      'SELECT database, name FROM system.tables WHERE database IN ({a:String}, {b:String}) ORDER BY database, name',
+      { a: US, b: EU },
+    );
+    const expected = ['events', 'rollup_1h', 'rollup_1h_input', 'rollup_1h_mv', 'rollup_1m', 'rollup_1m_input', 'rollup_1m_mv'];
+    expect(tables.filter((t) => t.database === US).map((t) => t.name)).toEqual(expected);
+    expect(tables.filter((t) => t.database === EU).map((t) => t.name)).toEqual(expected);
+    expect(await store.ping()).toBe(true);
+  });
+
+  it('counts a batch inserted twice with the same tokens once, in events and both rollups, and only in its region', async () => {
+    const t0 = minuteOf(Date.now() - HOUR);
+    const values = [1, 2, 3, 4, 5];
+    const rows = values.map((v, i) => row('dedup-dev', t0 + i * 1000, 'temp', v));
+    const batch = batchOf(rows, [partialOf('dedup-dev', 'temp', t0, values)], [partialOf('dedup-dev', 'temp', hourOf(t0), values)]);
+    await insertBatch('us-east', batch, 'us-east/2/a-b');
+    await insertBatch('us-east', batch, 'us-east/2/a-b');
+
+    // No FINAL: the second insert itself was dropped, not merged away later.
+    expect(await count(`SELECT count() AS n FROM ${US}.events WHERE device_id = 'dedup-dev'`)).toBe(5);
+    for (const [step, from] of [['1m', t0], ['1h', hourOf(t0)]] as const) {
+      const [w] = await queryRollups(store, US, 'dedup-dev', 'temp', from, from + HOUR, step);
+      expect(w).toMatchObject({ count: 5, sum: 15, min: 1, max: 5 });
+    }
+    expect(await count(`SELECT count() AS n FROM ${EU}.events`)).toBe(0);
+    expect(await count(`SELECT count() AS n FROM ${EU}.rollup_1m`)).toBe(0);
+  });
+
+  it('merges a late partial into its window: count, sum, min and max equal those of the union', async () => {
+    const w = minuteOf(Date.now() - 2 * HOUR);
+    const early = [10, 11, 12, 13];
+    const late = [2, 40, 11.5];
+    await insertBatch('us-east', batchOf([], [partialOf('late-dev', 'hum', w, early)]), 'late/1');
+    await insertBatch('us-east', batchOf([], [partialOf('late-dev', 'hum', w, late)]), 'late/2');
+    const all = [...early, ...late];
+    const [merged] = await queryRollups(store, US, 'late-dev', 'hum', w, w + MIN, '1m');
+    expect(merged).toMatchObject({
+      count: all.length,
+      sum: all.reduce((a, b) => a + b, 0),
+      min: Math.min(...all),
+      max: Math.max(...all),
+    });
+    expect(merged!.avg).toBeCloseTo(merged!.sum / merged!.count, 9);
+    expect(merged!.p50).toBeGreaterThanOrEqual(merged!.min);
+    expect(merged!.p50).toBeLessThanOrEqual(merged!.p95);
+    expect(merged!.p95).toBeLessThanOrEqual(merged!.p99);
+    expect(merged!.p99).toBeLessThanOrEqual(merged!.max);
+  });
+
+  it('answers queryRollups with the API row shape, windows in order and within [from, to)', async () => {
+    const base = minuteOf(Date.now() - 3 * HOUR);
+    const partials = [0, 1, 2, 3].map((i) => partialOf('shape-dev', 'temp', base + i * MIN, [i, i + 1]));
+    await insertBatch('us-east', batchOf([], partials), 'shape/1');
+    const rows = await queryRollups(store, US, 'shape-dev', 'temp', base + MIN, base + 3 * MIN, '1m');
+    expect(rows.map((r) => r.window_start)).toEqual([base + MIN, base + 2 * MIN].map((t) => new Date(t).toISOString()));
+    for (const r of rows) {
+      expect(Object.keys(r).sort()).toEqual(['avg', 'count', 'max', 'min', 'p50', 'p95', 'p99', 'sum', 'window_start']);
+      for (const k of ['count', 'sum', 'min', 'max', 'avg', 'p50', 'p95', 'p99'] as const) expect(typeof r[k]).toBe('number');
+      expect(r.window_start).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.000Z$/);
+    }
+    expect(await queryRollups(store, US, 'shape-dev', 'other-sensor', base, base + HOUR, '1m')).toEqual([]);
+  });
+
+  it('answers queryEvents with each reading once, in event-time order, exact times and values', async () => {
+    const t = Date.now() - 4 * HOUR + 123;
+    const a = row('ev-dev', t + 2000, 'temp', 21.5);
+    const b1 = row('ev-dev', t, 'temp', -3.25, 0);
+    const b2 = { ...b1, readingIndex: 1, sensorType: 'hum', value: 55, unit: '%' };
+    const other = row('someone-else', t, 'temp', 1);
+    await insertBatch('us-east', batchOf([a, b1, b2, other]), 'ev/1');
+    // A replay under a different token (a different batching) must not show readings twice.
+    await insertBatch('us-east', batchOf([b1, b2]), 'ev/replay');
+
+    const rows = await queryEvents(store, US, 'ev-dev', { from: t - 1000, to: t + 60_000, limit: 100 });
+    expect(rows).toEqual(
+      [b1, b2, a].map((r) => ({
+        event_id: r.eventId,
+        reading_index: r.readingIndex,
+        event_time: new Date(r.eventTime).toISOString(),
+        ingest_time: new Date(r.ingestTime).toISOString(),
+        sensor_type: r.sensorType,
+        value: r.value,
+        unit: r.unit,
+        firmware_version: r.firmwareVersion,
+        region: r.region,
+        schema_version: r.schemaVersion,
+      })),
+    );
+    const hum = await queryEvents(store, US, 'ev-dev', { from: t - 1000, to: t + 60_000, sensor: 'hum', limit: 100 });
+    expect(hum.map((r) => [r.event_id, r.reading_index])).toEqual([[b2.eventId, 1]]);
+    expect(await queryEvents(store, US, 'ev-dev', { from: t - 1000, to: t + 60_000, limit: 1 })).toHaveLength(1);
+    // Bound parameters: a hostile device id is only a value that matches nothing.
+    expect(await queryEvents(store, US, "ev-dev' OR 1=1 --", { from: 0, to: t + DAY, limit: 10 })).toEqual([]);
+  });
+
+  it('enforces retention with TTL: expired raw rows and minute rollups go, fresh ones and old hour rollups stay', async () => {
+    const now = Date.now();
+    const old = now - 40 * DAY;
+    const rows = [row('ttl-dev', old, 'temp', 1), row('ttl-dev', now - HOUR, 'temp', 2)];
+    const oneMinute = [partialOf('ttl-dev', 'temp', minuteOf(old), [1]), partialOf('ttl-dev', 'temp', minuteOf(now - HOUR), [2])];
+    const oneHour = [
+      partialOf('ttl-dev', 'temp', hourOf(now - 400 * DAY), [3]),
+      partialOf('ttl-dev', 'temp', hourOf(now - 800 * DAY), [4]),
+    ];
+    await insertBatch('us-east', batchOf(rows, oneMinute, oneHour), 'ttl/1');
+    for (const t of ['events', 'rollup_1m', 'rollup_1h']) await store.command(`OPTIMIZE TABLE ${US}.${t} FINAL`);
+
+    const events = await queryEvents(store, US, 'ttl-dev', { from: now - 1000 * DAY, to: now + DAY, limit: 10 });
+    expect(events.map((e) => e.value)).toEqual([2]);
+    const minutes = await queryRollups(store, US, 'ttl-dev', 'temp', now - 1000 * DAY, now + DAY, '1m');
+    expect(minutes.map((m) => m.sum)).toEqual([2]);
+    const hours = await queryRollups(store, US, 'ttl-dev', 'temp', now - 1000 * DAY, now + DAY, '1h');
+    expect(hours.map((h) => h.sum)).toEqual([3]);
+  });
+
+  it('reports rows and bytes per table', async () => {
+    const stats = await tableStats(store, US);
+    const events = stats.find((s) => s.table === 'events');
+    expect(events?.rows).toBeGreaterThan(0);
+    expect(events?.bytes).toBeGreaterThan(0);
+  });
+
+  it('reads the raw archive Parquet back with ClickHouse (backfill path)', async () => {
+    const t = Date.UTC(2026, 10, 27, 10);
+    const rows = [row('pq-dev', t, 'temp', 1.5), row('pq-dev', t + 1, 'te\tmp', -2.25)];
+    const [obj] = archiveObjects('us-east', 2, rows[0]!.streamId, rows[1]!.streamId, rows);
+    const file = join(dir, 'archive.parquet');
+    writeFileSync(file, obj!.body);
+    const back = await store.query<{ event_id: string; sensor_type: string; value: number; ms: number }>(
+      `SELECT toString(event_id) AS event_id, sensor_type, value, toUnixTimestamp64Milli(event_time) AS ms
+       FROM file({path:String}, Parquet) ORDER BY event_time`,
+      { path: file },
+    );
+    expect(back).toEqual(rows.map((r) => ({ event_id: r.eventId, sensor_type: r.sensorType, value: r.value, ms: r.eventTime })));
+  });
+
+  it('surfaces ClickHouse errors as SinkError with the cause', async () => {
+    const err = await store.query('SELECT * FROM no_such_db.no_such_table').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SinkError);
+    expect((err as SinkError).cause).toBeDefined();
+    const bad = { table: 'events' as const, body: Buffer.from('not\ta\tvalid\trow\n'), format: 'TabSeparated' as const, rows: 1 };
+    await expect(store.insert('us-east', bad, 'bad/1')).rejects.toBeInstanceOf(SinkError);
+  });
+
+  it('refuses a second chDB store in the same process', async () => {
+    const second = new ChdbStore(join(dir, 'other'), config);
+    await expect(second.ping()).resolves.toBe(false);
+    await expect(second.init(['us-east'])).rejects.toThrow(/already open/);
+  });
+});

@@ -1,0 +1,107 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { FlushBatch } from '../../../src/actors/types.js';
+import { encodeBatch } from '../../../src/sinks/batch-encoder.js';
+import { INSERT_COLUMNS } from '../../../src/sinks/clickhouse-schema.js';
+import { tsvDateTime, tsvDateTime64 } from '../../../src/sinks/tsv-format.js';
+import { epochMs, readingRow, windowPartial } from './arbitraries.js';
+
+const batch: fc.Arbitrary<FlushBatch> = fc.record({
+  rows: fc.array(readingRow, { maxLength: 20 }),
+  rollup1m: fc.array(windowPartial, { maxLength: 10 }),
+  rollup1h: fc.array(windowPartial, { maxLength: 10 }),
+  accepted: fc.constant([]),
+  duplicates: fc.constant(0),
+  late: fc.constant(0),
+});
+
+/** Split a TabSeparated payload back into fields, undoing ClickHouse's escapes. */
+function parseTsv(body: Uint8Array): string[][] {
+  const text = Buffer.from(body).toString('utf8');
+  const unescape: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r', '0': '\0', N: '\\N' };
+  return text
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => line.split('\t').map((f) => f.replace(/\\(.)/g, (_, c: string) => unescape[c] ?? `\\${c}`)));
+}
+
+describe('encodeBatch', () => {
+  it('gives byte-identical payloads for the same batch (a retry must match its first attempt)', () => {
+    fc.assert(
+      fc.property(batch, (b) => {
+        const first = encodeBatch(b);
+        const again = encodeBatch(structuredClone(b));
+        expect(again.map((i) => i.table)).toEqual(first.map((i) => i.table));
+        again.forEach((ins, k) => expect(Buffer.compare(Buffer.from(ins.body), Buffer.from(first[k]!.body))).toBe(0));
+      }),
+    );
+  });
+
+  it('emits one insert per non-empty table, one line per row, with every column', () => {
+    fc.assert(
+      fc.property(batch, (b) => {
+        const inserts = encodeBatch(b);
+        const expected = (['events', 'rollup_1m', 'rollup_1h'] as const).filter(
+          (t) => ({ events: b.rows, rollup_1m: b.rollup1m, rollup_1h: b.rollup1h })[t].length > 0,
+        );
+        expect(inserts.map((i) => i.table)).toEqual(expected);
+        for (const ins of inserts) {
+          const lines = parseTsv(ins.body);
+          expect(ins.rows).toBe(lines.length);
+          for (const fields of lines) expect(fields).toHaveLength(INSERT_COLUMNS[ins.table].length);
+        }
+      }),
+    );
+  });
+
+  it('keeps free text exact however many tabs, newlines and backslashes it holds', () => {
+    fc.assert(
+      fc.property(fc.array(readingRow, { minLength: 1, maxLength: 10 }), (rows) => {
+        const [events] = encodeBatch({ rows, rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, late: 0 });
+        const parsed = parseTsv(events!.body);
+        const col = (name: string): number => INSERT_COLUMNS.events.indexOf(name);
+        rows.forEach((r, i) => {
+          const f = parsed[i]!;
+          expect(f[col('sensor_type')]).toBe(r.sensorType);
+          expect(f[col('unit')]).toBe(r.unit);
+          expect(f[col('firmware_version')]).toBe(r.firmwareVersion);
+          expect(Number(f[col('value')])).toBe(r.value === 0 ? 0 : r.value);
+          expect(f[col('seq')]).toBe(r.seq === null ? '\\N' : String(r.seq));
+          expect(new Date(`${f[col('event_time')]!.replace(' ', 'T')}Z`).getTime()).toBe(r.eventTime);
+        });
+      }),
+    );
+  });
+
+  it('writes the window digest as parallel means and weights arrays', () => {
+    fc.assert(
+      fc.property(windowPartial, (p) => {
+        const [ins] = encodeBatch({ rows: [], rollup1m: [p], rollup1h: [], accepted: [], duplicates: 0, late: 0 });
+        const f = parseTsv(ins!.body)[0]!;
+        const means = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('means')]!) as number[];
+        const weights = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('weights')]!) as number[];
+        // -0 is written as 0, which is the same number to every reader.
+        expect(means).toEqual(p.digest.map(([m]) => m + 0));
+        expect(weights).toEqual(p.digest.map(([, w]) => w));
+      }),
+    );
+  });
+
+  it('writes nothing for an empty batch', () => {
+    expect(encodeBatch({ rows: [], rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, late: 0 })).toEqual([]);
+  });
+});
+
+describe('DateTime text', () => {
+  it('is the UTC time to the millisecond, whatever order times come in', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(epochMs, epochMs.map((t) => t - (t % 1000))), { maxLength: 30 }), (times) => {
+        for (const t of times) {
+          const iso = new Date(t).toISOString();
+          expect(tsvDateTime64(t)).toBe(`${iso.slice(0, 10)} ${iso.slice(11, 23)}`);
+          expect(tsvDateTime(t)).toBe(`${iso.slice(0, 10)} ${iso.slice(11, 19)}`);
+        }
+      }),
+    );
+  });
+});
