@@ -7,17 +7,7 @@
  * AOF) before a new one starts, so one data directory is never served by two servers.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -119,10 +109,8 @@ export class EmbeddedRedis {
     const found = findExecutable(this.options.binary);
     if (found) return found;
     const installable = this.options.binary === 'redis-server' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get');
-    if (!installable)
-      throw new ServiceStartError(
-        `${this.options.binary} not found on PATH; install it with \`sudo apt-get install -y redis-server\` (or set REDIS_URL)`,
-      );
+    const how = process.platform === 'darwin' ? 'brew install redis' : 'sudo apt-get install -y redis-server';
+    if (!installable) throw new ServiceStartError(`${this.options.binary} not found on PATH; install it with \`${how}\` (or set REDIS_URL)`);
     this.options.logger?.warn('redis-server not found on PATH: running `apt-get install -y redis-server`');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     let install = spawnSync('apt-get', ['install', '-y', 'redis-server'], { env, stdio: 'ignore' });
@@ -140,8 +128,7 @@ export class EmbeddedRedis {
   private async retireLeftover(): Promise<void> {
     const state = readState(join(this.dir, STATE_FILE));
     if (!state || !isAlive(state.pid)) return;
-    const info = await command(state.port, ['INFO', 'server'], 2000).catch(() => '');
-    const answers = new RegExp(`^process_id:${state.pid}\\r?$`, 'm').test(info);
+    const answers = await servedBy(state.port, state.pid);
     const cwd = cwdOf(state.pid);
     // On Linux the process's working directory (redis chdirs into --dir) proves it is ours even
     // when it does not answer; elsewhere an answer from that pid on that port has to do.
@@ -197,7 +184,13 @@ export class EmbeddedRedis {
         throw new ServiceStartError(`redis-server exited during start-up:\n${tail}`);
       }
       const reply = await command(port, ['PING'], 1000).catch(() => '');
-      if (reply.startsWith('+PONG')) break;
+      if (reply.startsWith('+PONG')) {
+        // The answer may come from another server that holds the port while ours fails to bind.
+        if (await servedBy(port, child.pid ?? -1)) break;
+        child.kill('SIGKILL');
+        await this.exited;
+        throw new PortClashError(port);
+      }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
         throw new ServiceStartError(`redis-server did not answer PING within ${this.startTimeoutMs} ms:\n${tailOf(logFile)}`);
@@ -241,6 +234,12 @@ function command(port: number, args: string[], timeoutMs: number): Promise<strin
     });
     socket.write(args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).reduce((s, a) => s + a, `*${args.length}\r\n`));
   });
+}
+
+/** True when the server answering on `port` is process `pid`. */
+async function servedBy(port: number, pid: number): Promise<boolean> {
+  const info = await command(port, ['INFO', 'server'], 2000).catch(() => '');
+  return new RegExp(`^process_id:${pid}\\r?$`, 'm').test(info);
 }
 
 function freePort(): Promise<number> {

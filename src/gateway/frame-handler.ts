@@ -1,0 +1,174 @@
+/**
+ * One frame, WebSocket message or HTTP body, from bytes to ack:
+ *
+ *   processFrame ──accepted──▶ BusAppender.append per (region, partition) ─┐
+ *                └─rejected──▶ BusAppender.appendDlq ──────────────────────┴─▶ ack JSON
+ *
+ * The ack is built only after both writes settled. Events whose bus append failed are
+ * reported as OVERLOADED (the device keeps and resends them), never as accepted. Nothing a
+ * frame contains can make handle() throw or reject.
+ */
+import type { Logger } from 'pino';
+import type { CanonicalEvent } from '../contracts/canonical-event.js';
+import { EventValidator } from '../contracts/event-validator.js';
+import { ackMessage, processFrame, type DeviceIdentity, type FrameResult, type Rejection } from '../contracts/frame.js';
+import type { Config } from '../config.js';
+import { RejectCode, errorMessage } from '../errors.js';
+import { partitionOf } from '../runtime/partitioning.js';
+import type { BusAppender, DlqMeta } from './bus-appender.js';
+import type { GatewayStats } from './gateway-stats.js';
+
+export interface FrameOutcome {
+  result: FrameResult;
+  ack: string;
+  /** Events refused because the bus failed or the gateway sheds load. */
+  overloaded: number;
+}
+
+export interface FrameHandlerDeps {
+  config: Config;
+  appender: BusAppender;
+  stats: GatewayStats;
+  logger: Logger;
+  clock: () => number;
+}
+
+interface Group {
+  region: string;
+  partition: number;
+  events: CanonicalEvent[];
+  /** Positions of these events in FrameResult.accepted. */
+  positions: number[];
+}
+
+const LOG_EVERY_MS = 5000;
+
+export class FrameHandler {
+  private readonly validator = new EventValidator();
+  private lastFailureLog = 0;
+
+  constructor(private readonly deps: FrameHandlerDeps) {}
+
+  /**
+   * Validate, append and build the ack. Everything up to the first await runs synchronously,
+   * so `payload` may be a view that the caller invalidates once this returns.
+   * With `shed`, accepted events are not appended but refused as OVERLOADED.
+   */
+  async handle(payload: Uint8Array, binary: boolean, identity: DeviceIdentity | null, meta: DlqMeta, shed = false): Promise<FrameOutcome> {
+    const bytes = payload.byteLength;
+    const result = this.validate(payload, binary, identity);
+    const groups = this.group(result.accepted);
+    const appends = shed ? [] : groups.map((g) => this.deps.appender.append(g.region, g.partition, g.events));
+    const dlq = this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, meta);
+
+    const settled = await Promise.allSettled(appends);
+    const failed = shed ? groups : groups.filter((_, i) => settled[i]?.status === 'rejected');
+    const dlqSettled = await Promise.allSettled([dlq]);
+    this.logFailures(settled, dlqSettled[0]);
+
+    const final = failed.length === 0 ? result : overload(result, failed, shed);
+    this.deps.stats.recordFrame(bytes, final);
+    return { result: final, ack: ackMessage(final), overloaded: result.accepted.length - final.accepted.length };
+  }
+
+  /** The ack of a frame refused as a whole before it could be read (e.g. over the HTTP size limit). */
+  static refusalAck(code: RejectCode, detail: string): string {
+    return ackMessage({ seq: null, accepted: [], rejected: [wholeFrame(code, detail, null, null)] });
+  }
+
+  /** Count a frame refused as a whole and write its DLQ entry with device metadata. Never rejects. */
+  async recordRefusal(code: RejectCode, detail: string, identity: DeviceIdentity | null, raw: unknown, bytes: number, meta: DlqMeta): Promise<void> {
+    const result: FrameResult = { seq: null, accepted: [], rejected: [wholeFrame(code, detail, identity, raw)] };
+    this.deps.stats.recordFrame(bytes, result);
+    const dlq = await Promise.allSettled([this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, meta)]);
+    this.logFailures([], dlq[0]);
+  }
+
+  private validate(payload: Uint8Array, binary: boolean, identity: DeviceIdentity | null): FrameResult {
+    const { config, clock } = this.deps;
+    try {
+      return processFrame(
+        payload,
+        binary,
+        {
+          now: clock(),
+          regions: config.regions,
+          identity,
+          maxFrameBytes: config.ingest.maxFrameBytes,
+          maxEventsPerFrame: config.ingest.maxEventsPerFrame,
+          maxEventAgeMs: config.ingest.maxEventAgeMs,
+          maxEventAheadMs: config.ingest.maxEventAheadMs,
+        },
+        this.validator,
+      );
+    } catch (err) {
+      this.deps.logger.error({ err }, 'frame processing threw; answering MALFORMED');
+      return { seq: null, accepted: [], rejected: [wholeFrame(RejectCode.MALFORMED, 'the frame could not be processed', identity, null)] };
+    }
+  }
+
+  private group(accepted: readonly CanonicalEvent[]): Group[] {
+    const partitions = this.deps.config.partitions;
+    const groups = new Map<string, Group>();
+    accepted.forEach((event, position) => {
+      const partition = partitionOf(event.deviceId, partitions);
+      const key = `${event.region}\u0000${partition}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { region: event.region, partition, events: [], positions: [] }));
+      g.events.push(event);
+      g.positions.push(position);
+    });
+    return [...groups.values()];
+  }
+
+  private logFailures(appends: PromiseSettledResult<void>[], dlq: PromiseSettledResult<void> | undefined): void {
+    const failure = appends.find((s) => s.status === 'rejected') ?? (dlq?.status === 'rejected' ? dlq : undefined);
+    if (failure?.status !== 'rejected') return;
+    const now = Date.now();
+    if (now - this.lastFailureLog < LOG_EVERY_MS) return;
+    this.lastFailureLog = now;
+    this.deps.logger.warn({ err: errorMessage(failure.reason) }, 'bus write failed: answering OVERLOADED');
+  }
+}
+
+/** A rejection of the whole frame; `detail` is prefixed with the code like the contract's messages. */
+function wholeFrame(code: RejectCode, detail: string, identity: DeviceIdentity | null, raw: unknown): Rejection {
+  return { index: null, eventId: null, code, message: `${code}: ${detail}`, deviceId: identity?.deviceId ?? null, region: identity?.region ?? null, raw };
+}
+
+/** Move the events of failed groups from accepted to rejected (OVERLOADED, at their frame index). */
+function overload(result: FrameResult, failed: readonly Group[], shed: boolean): FrameResult {
+  const out = new Set<number>();
+  for (const g of failed) for (const p of g.positions) out.add(p);
+  const frameIndex = frameIndices(result);
+  const detail = shed ? 'the gateway is shedding load; resend later' : 'the event bus is unavailable; resend later';
+  const message = `${RejectCode.OVERLOADED}: ${detail}`;
+  const rejected = [...result.rejected];
+  const accepted: CanonicalEvent[] = [];
+  result.accepted.forEach((event, position) => {
+    if (!out.has(position)) return void accepted.push(event);
+    rejected.push({
+      index: frameIndex[position] ?? null,
+      eventId: event.eventId,
+      code: RejectCode.OVERLOADED,
+      message,
+      deviceId: event.deviceId,
+      region: event.region,
+      raw: null,
+    });
+  });
+  rejected.sort((a, b) => (a.index ?? -1) - (b.index ?? -1));
+  return { seq: result.seq, accepted, rejected };
+}
+
+/**
+ * The frame index of each accepted event: processFrame keeps frame order and rejects an event
+ * at most once, so accepted events fill the indices the rejections leave free, in order.
+ */
+function frameIndices(result: FrameResult): number[] {
+  const taken = new Set<number>();
+  for (const r of result.rejected) if (r.index !== null) taken.add(r.index);
+  const indices: number[] = [];
+  for (let i = 0; indices.length < result.accepted.length; i++) if (!taken.has(i)) indices.push(i);
+  return indices;
+}

@@ -1,0 +1,124 @@
+/**
+ * BusAppender against a real Redis: appends for one stream within a tick become one entry
+ * (capped), every caller learns when its events are stored, DLQ entries land in the right
+ * region, and a dead connection fails callers with a RetryableError. Plus the gateway-level
+ * effect: many concurrent small frames produce far fewer stream entries than frames.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
+import type { Rejection } from '../../../src/contracts/frame.js';
+import { RejectCode, RetryableError } from '../../../src/errors.js';
+import { BusAppender } from '../../../src/gateway/bus-appender.js';
+import { Keys } from '../../../src/runtime/keys.js';
+import { partitionOf } from '../../../src/runtime/partitioning.js';
+import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
+import { WsDevice, dlqEntries, startGateway, streamEvents, token, v1Event } from './fixtures.js';
+
+const REGIONS = ['us-east', 'eu-west'];
+let redis: TestRedis;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+
+afterAll(async () => {
+  await redis.stop();
+});
+
+function event(deviceId: string, region = 'us-east'): CanonicalEvent {
+  const now = Date.now();
+  return {
+    eventId: randomUUID(),
+    deviceId,
+    region,
+    eventTime: now - 1000,
+    ingestTime: now,
+    firmwareVersion: '1.0.0',
+    schemaVersion: 1,
+    seq: null,
+    readings: [{ sensorType: 'temperature', value: 20.5, unit: 'celsius' }],
+  };
+}
+
+function appender(options: Partial<ConstructorParameters<typeof BusAppender>[0]> = {}): { appender: BusAppender; keys: Keys } {
+  const keys = new Keys(`ba${randomUUID().slice(0, 8)}`);
+  return { keys, appender: new BusAppender({ redis: redis.redis, keys, regions: REGIONS, lingerMs: 2, ...options }) };
+}
+
+function rejection(extra: Partial<Rejection>): Rejection {
+  return { index: 0, eventId: null, code: RejectCode.FIELD_INVALID, message: 'FIELD_INVALID: value', deviceId: 'd', region: null, raw: {}, ...extra };
+}
+
+describe('BusAppender', () => {
+  it('coalesces every append of a tick for one stream into one entry, in arrival order', async () => {
+    const { appender: a, keys } = appender();
+    const batches = Array.from({ length: 300 }, (_, i) => [event(`dev-${i}`), event(`dev-${i}`)]);
+    await Promise.all(batches.map((b) => a.append('us-east', 3, b)));
+    const entries = await streamEvents(redis.redis, keys.partition('us-east', 3).stream);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.events).toEqual(batches.flat());
+    expect(a.counters).toMatchObject({ entries: 1, events: 600, failures: 0 });
+  });
+
+  it('caps an entry at maxEventsPerEntry and writes each stream of a tick separately', async () => {
+    const { appender: a, keys } = appender({ maxEventsPerEntry: 2000, lingerMs: 0 });
+    const big = Array.from({ length: 4500 }, (_, i) => event(`big-${i % 7}`));
+    const other = [event('other', 'eu-west')];
+    await Promise.all([a.append('us-east', 0, big.slice(0, 1500)), a.append('us-east', 0, big.slice(1500)), a.append('eu-west', 1, other)]);
+    const entries = await streamEvents(redis.redis, keys.partition('us-east', 0).stream);
+    expect(entries.map((e) => e.events.length)).toEqual([2000, 2000, 500]);
+    expect(entries.flatMap((e) => e.events)).toEqual(big);
+    expect((await streamEvents(redis.redis, keys.partition('eu-west', 1).stream)).flatMap((e) => e.events)).toEqual(other);
+  });
+
+  it('files DLQ entries under the rejection’s region, else the device’s, else the first region', async () => {
+    const { appender: a, keys } = appender();
+    const huge = { payload: 'y'.repeat(40_000) };
+    await a.appendDlq('eu-west', [rejection({ region: 'us-east', eventId: 'e1' }), rejection({ region: null, eventId: 'e2', raw: huge })], { source: 'ws', remote: '10.0.0.9' });
+    await a.appendDlq(null, [rejection({ region: null, eventId: 'e3', index: null, deviceId: null })], { source: 'http' });
+    const us = await dlqEntries(redis.redis, keys.dlq('us-east'));
+    const eu = await dlqEntries(redis.redis, keys.dlq('eu-west'));
+    expect(us.map((e) => e['event_id'])).toEqual(['e1', 'e3']);
+    expect(eu.map((e) => e['event_id'])).toEqual(['e2']);
+    expect(us[0]).toMatchObject({ code: 'FIELD_INVALID', device_id: 'd', region: 'us-east', index: '0', source: 'ws', remote: '10.0.0.9', raw: '{}' });
+    expect(us[1]).toMatchObject({ index: '', device_id: '', source: 'http' });
+    expect(Buffer.byteLength(eu[0]?.['raw'] ?? '')).toBe(16 * 1024);
+  });
+
+  it('rejects every caller with a RetryableError when Redis cannot be reached', async () => {
+    const dead = redis.client();
+    dead.disconnect();
+    const { appender: a } = appender({ redis: dead });
+    const results = await Promise.allSettled([a.append('us-east', 0, [event('x')]), a.append('us-east', 1, [event('y')])]);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(RetryableError);
+    }
+    await expect(a.appendDlq(null, [rejection({})], { source: 'ws' })).rejects.toBeInstanceOf(RetryableError);
+    expect(a.counters.failures).toBe(2);
+  });
+});
+
+describe('coalescing through the gateway', () => {
+  it('turns many concurrent small frames for one partition into far fewer stream entries', async () => {
+    const gw = await startGateway(redis.redis, { partitions: 2, ingest: { appendLingerMs: 5 } });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; ids.length < 40; i++) if (partitionOf(`fleet-${i}`, 2) === 0) ids.push(`fleet-${i}`);
+      const devices = await Promise.all(ids.map(async (id) => WsDevice.connect(gw.wsUrl, { Authorization: `Bearer ${await token(id, 'eu-west')}` })));
+      const framesEach = 5;
+      for (let f = 0; f < framesEach; f++) devices.forEach((d, i) => d.sendJson({ seq: f, events: [v1Event(ids[i] as string, 'eu-west')] }));
+      const acks = await Promise.all(devices.flatMap((d) => Array.from({ length: framesEach }, (_, f) => d.ack(f))));
+      expect(acks.every((a) => a.accepted === 1)).toBe(true);
+
+      const frames = ids.length * framesEach;
+      const entries = await streamEvents(redis.redis, gw.keys.partition('eu-west', 0).stream);
+      expect(entries.flatMap((e) => e.events)).toHaveLength(frames);
+      expect(entries.length).toBeLessThanOrEqual(frames / 10);
+      await Promise.all(devices.map((d) => d.close()));
+    } finally {
+      await gw.close();
+    }
+  });
+});

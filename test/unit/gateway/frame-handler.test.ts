@@ -1,0 +1,141 @@
+/**
+ * FrameHandler with an in-memory bus: whatever the mix of good and bad events and whichever
+ * partitions fail to append, the ack accounts for every event exactly once, nothing whose
+ * append failed is acked as accepted (it is OVERLOADED, at its frame index), and everything
+ * acked as accepted was appended.
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig, validateUserConfig } from '../../../src/config.js';
+import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
+import type { Rejection } from '../../../src/contracts/frame.js';
+import { RetryableError } from '../../../src/errors.js';
+import type { BusAppender } from '../../../src/gateway/bus-appender.js';
+import { FrameHandler } from '../../../src/gateway/frame-handler.js';
+import { GatewayStats } from '../../../src/gateway/gateway-stats.js';
+import { partitionOf } from '../../../src/runtime/partitioning.js';
+
+const config = resolveConfig(validateUserConfig({ partitions: 4, auth: { mode: 'none' } }));
+const DEVICES = ['pump-1', 'pump-2', 'valve-7', 'meter-9', 'gate:3', 'x.y_z-1'];
+
+interface Ack {
+  seq: number | null;
+  accepted: number;
+  rejected: { index: number | null; event_id: string | null; code: string }[];
+}
+
+/** A bus that fails appends to the listed `region:partition` streams. */
+class FakeBus {
+  appended: CanonicalEvent[] = [];
+  dlq: Rejection[] = [];
+  failing: ReadonlySet<string> = new Set();
+
+  /** Start over, failing these streams from now on. */
+  reset(failing: readonly string[] = []): this {
+    this.appended = [];
+    this.dlq = [];
+    this.failing = new Set(failing);
+    return this;
+  }
+
+  append(region: string, partition: number, events: CanonicalEvent[]): Promise<void> {
+    if (this.failing.has(`${region}:${partition}`)) return Promise.reject(new RetryableError('BUS_UNAVAILABLE', 'down'));
+    this.appended.push(...events);
+    return Promise.resolve();
+  }
+  appendDlq(_region: string | null, rejections: Rejection[]): Promise<void> {
+    this.dlq.push(...rejections);
+    return Promise.resolve();
+  }
+}
+
+function handler(bus: FakeBus, stats = new GatewayStats()): FrameHandler {
+  return new FrameHandler({ config, appender: bus as unknown as BusAppender, stats, logger: pino({ level: 'silent' }), clock: Date.now });
+}
+
+// One handler for the property runs (building the validator compiles the schemas).
+const sharedBus = new FakeBus();
+const shared = handler(sharedBus);
+
+interface EventSpec {
+  device: string;
+  region: string;
+  valid: boolean;
+  v2: boolean;
+  value: number;
+}
+
+const eventArb: fc.Arbitrary<EventSpec> = fc.record({
+  device: fc.constantFrom(...DEVICES),
+  region: fc.constantFrom(...config.regions),
+  valid: fc.boolean(),
+  v2: fc.boolean(),
+  value: fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+});
+const failingArb = fc.subarray(config.regions.flatMap((r) => [0, 1, 2, 3].map((p) => `${r}:${p}`)));
+
+function toWire(e: EventSpec): Record<string, unknown> {
+  const base = { event_id: randomUUID(), device_id: e.device, event_time: new Date().toISOString(), firmware_version: '3.1.0', region: e.region };
+  const value = e.valid ? e.value : 'not-a-number';
+  return e.v2
+    ? { ...base, schema_version: 2, readings: [{ sensor_type: 'flow', value, unit: 'l/min' }] }
+    : { ...base, sensor_type: 'flow', value, unit: 'l/min' };
+}
+
+describe('FrameHandler', () => {
+  it('accounts for every event once and never acks a failed append as accepted', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventArb, { maxLength: 40 }), failingArb, fc.option(fc.nat()), async (specs, failing, seq) => {
+        const bus = sharedBus.reset(failing);
+        const wire = specs.map(toWire);
+        const outcome = await shared.handle(Buffer.from(JSON.stringify({ seq, events: wire })), false, null, { source: 'ws' });
+        const ack = JSON.parse(outcome.ack) as Ack;
+        const failed = (i: number): boolean => bus.failing.has(`${specs[i]?.region}:${partitionOf(specs[i]?.device ?? '', 4)}`);
+
+        expect(ack.seq).toBe(seq);
+        expect(ack.rejected.map((r) => r.index)).toEqual(specs.map((_, i) => i).filter((i) => !specs[i]?.valid || failed(i)));
+        for (const r of ack.rejected) {
+          const i = r.index as number;
+          expect(r.code).toBe(specs[i]?.valid ? 'OVERLOADED' : 'FIELD_INVALID');
+          expect(r.event_id).toBe(wire[i]?.['event_id']);
+        }
+        const acceptedIds = wire.filter((_, i) => specs[i]?.valid && !failed(i)).map((w) => w['event_id']);
+        expect(ack.accepted).toBe(acceptedIds.length);
+        expect(bus.appended.map((e) => e.eventId).sort()).toEqual([...acceptedIds].sort());
+        expect(outcome.overloaded).toBe(specs.filter((s, i) => s.valid && failed(i)).length);
+        // Contract rejections go to the DLQ; OVERLOADED events stay with the device.
+        expect(bus.dlq.map((r) => r.index)).toEqual(specs.map((_, i) => i).filter((i) => !specs[i]?.valid));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses every good event as OVERLOADED without appending when shedding', async () => {
+    const bus = new FakeBus();
+    const stats = new GatewayStats();
+    const events = [toWire({ device: 'pump-1', region: 'us-east', valid: true, v2: false, value: 1 }), toWire({ device: 'pump-2', region: 'eu-west', valid: true, v2: true, value: 2 })];
+    const outcome = await handler(bus, stats).handle(Buffer.from(JSON.stringify(events)), false, null, { source: 'ws' }, true);
+    const ack = JSON.parse(outcome.ack) as Ack;
+    expect(ack.accepted).toBe(0);
+    expect(ack.rejected.map((r) => [r.index, r.code])).toEqual([
+      [0, 'OVERLOADED'],
+      [1, 'OVERLOADED'],
+    ]);
+    expect(bus.appended).toEqual([]);
+    expect(stats.snapshot()).toMatchObject({ frames: 1, accepted: 0, rejected: { OVERLOADED: 2 } });
+  });
+
+  it('answers any bytes with an ack and never throws', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.boolean(), async (bytes, binary) => {
+        const outcome = await shared.handle(bytes, binary, null, { source: 'ws' });
+        const ack = JSON.parse(outcome.ack) as Ack & { type: string };
+        expect(ack.type).toBe('ack');
+        expect(ack.accepted).toBeGreaterThanOrEqual(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
