@@ -1,0 +1,68 @@
+/**
+ * Device tokens (DESIGN §3, Authentication): an HS256 JWT whose `sub` is the device id and
+ * whose `region` claim is the device's region, signed with the deployment's secret
+ * (SHOAL_AUTH_SECRET or the generated one in the data dir, see auth-secret.ts).
+ * No expiry unless asked for. Verification failures are ContractError UNAUTHORIZED with a
+ * message that says what was wrong with the token, never anything about the secret.
+ */
+import { webcrypto } from 'node:crypto';
+import { SignJWT, errors, jwtVerify, type JWTPayload } from 'jose';
+import { ContractError, RejectCode } from '../errors.js';
+import type { DeviceIdentity } from './types.js';
+
+const ALG = 'HS256';
+const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const REGION = /^[^\p{Cc}\p{Cs}]{1,64}$/u;
+
+/** The last secret's imported key: importing costs more than verifying a token. */
+let cachedKey: { secret: string; key: Promise<webcrypto.CryptoKey> } | null = null;
+
+function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
+  if (cachedKey?.secret !== secret) {
+    const bytes = new TextEncoder().encode(secret);
+    cachedKey = { secret, key: webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']) };
+  }
+  return cachedKey.key;
+}
+
+/**
+ * Issue a token for a device. `expiresIn`: seconds from now, or a span jose understands
+ * ('30d', '12h'); omitted = never expires.
+ */
+export async function issueDeviceToken(secret: string, deviceId: string, region: string, expiresIn?: number | string): Promise<string> {
+  if (!DEVICE_ID.test(deviceId)) throw new ContractError(RejectCode.FIELD_INVALID, 'device_id must be 1–128 characters of A-Z a-z 0-9 . _ : -');
+  if (!REGION.test(region)) throw new ContractError(RejectCode.FIELD_INVALID, 'region must be a string of 1–64 characters without control characters');
+  if (secret.length === 0) throw new ContractError(RejectCode.UNAUTHORIZED, 'cannot issue a device token without a secret');
+  const iat = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({ region }).setProtectedHeader({ alg: ALG, typ: 'JWT' }).setSubject(deviceId).setIssuedAt(iat);
+  if (expiresIn !== undefined) jwt.setExpirationTime(typeof expiresIn === 'number' ? iat + expiresIn : expiresIn);
+  return jwt.sign(await hmacKey(secret));
+}
+
+function failureReason(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'the device token has expired';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'the device token signature does not verify';
+  if (err instanceof errors.JOSEAlgNotAllowed) return `the device token must be signed with ${ALG}`;
+  if (err instanceof errors.JWTClaimValidationFailed) return `the device token's "${err.claim}" claim is invalid`;
+  return 'the device token is malformed';
+}
+
+function unauthorized(message: string, cause?: unknown): ContractError {
+  return new ContractError(RejectCode.UNAUTHORIZED, message, cause === undefined ? {} : { cause });
+}
+
+/** The identity a token binds; ContractError UNAUTHORIZED for any bad, forged or expired token. */
+export async function verifyDeviceToken(secret: string, token: string): Promise<DeviceIdentity> {
+  if (secret.length === 0) throw unauthorized('device tokens cannot be verified: no secret is configured');
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, await hmacKey(secret), { algorithms: [ALG] }));
+  } catch (err) {
+    throw unauthorized(failureReason(err), err);
+  }
+  const deviceId = payload.sub;
+  const region = payload['region'];
+  if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) throw unauthorized('the device token has no valid "sub" (device id) claim');
+  if (typeof region !== 'string' || !REGION.test(region)) throw unauthorized('the device token has no valid "region" claim');
+  return { deviceId, region };
+}

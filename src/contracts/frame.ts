@@ -1,0 +1,44 @@
+/**
+ * The device contract as the gateway calls it: one frame in, accepted canonical events and
+ * rejections out, and the JSON ack the device receives (DESIGN §3). Duplicates are accepted
+ * here: deduplication is the pipeline's job, and resending is how devices get at-least-once.
+ */
+import type { CanonicalEvent } from './canonical-event.js';
+import type { EventValidator } from './event-validator.js';
+import { isRejection } from './rejection.js';
+import { decodeFrame } from './frame-decoder.js';
+import type { FrameResult, Rejection, ValidationContext } from './types.js';
+
+export type { DeviceIdentity, FrameResult, Rejection, ValidationContext } from './types.js';
+
+/**
+ * Decode and validate a frame. Never throws on any payload: a bad frame is one rejection with
+ * index null; bad events are rejected one by one at their index, in frame order, and the rest
+ * are accepted (also in frame order).
+ */
+export function processFrame(payload: Uint8Array, binary: boolean, ctx: ValidationContext, validator: EventValidator): FrameResult {
+  const frame = decodeFrame(payload, binary, ctx);
+  if (frame.rejection !== null) return { seq: frame.seq, accepted: [], rejected: [frame.rejection] };
+  const accepted: CanonicalEvent[] = [];
+  const rejected: Rejection[] = [];
+  const events = frame.events;
+  for (let i = 0; i < events.length; i++) {
+    const result = validator.validate(events[i], i, ctx);
+    if (isRejection(result)) rejected.push(result);
+    else accepted.push(result);
+  }
+  return { seq: frame.seq, accepted, rejected };
+}
+
+/**
+ * The ack of DESIGN §3:
+ * {"type":"ack","seq":n|null,"accepted":k,"rejected":[{"index":i,"event_id":..,"code":..,"message":..}]}
+ */
+export function ackMessage(result: FrameResult): string {
+  const rejected = new Array<{ index: number | null; event_id: string | null; code: string; message: string }>(result.rejected.length);
+  for (let i = 0; i < result.rejected.length; i++) {
+    const r = result.rejected[i] as Rejection;
+    rejected[i] = { index: r.index, event_id: r.eventId, code: r.code, message: r.message };
+  }
+  return JSON.stringify({ type: 'ack', seq: result.seq, accepted: result.accepted.length, rejected });
+}
