@@ -1,0 +1,7 @@
+/** The ops HTTP surface's public names (used by the pipeline and the CLI). */
+export { OpsServer, type OpsServerDeps, DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './ops-server.js';
+export { downChecks, type HealthReport, type HealthCheck } from './health.js';
+export { ApiError } from './api-error.js';
+export { DlqReader, toDlqEntry, type DlqEntry, type DlqPage } from './dlq-reader.js';
+export { DeviceQueries, type EventsAnswer, type RollupsAnswer } from './device-queries.js';
+export { DEVICE_ID_PATTERN } from './query-params.js';

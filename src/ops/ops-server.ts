@@ -1,0 +1,189 @@
+/**
+ * OpsServer: the ops HTTP port (node:http — it carries little traffic; ingest stays on uWS).
+ *
+ *   GET /                                 status page (readiness + stats, refreshes every 2 s)
+ *   GET /healthz                          200 {"status":"ok"} while the process is alive
+ *   GET /readyz                           200 when every health check is up, else 503 + which are down
+ *   GET /metrics                          Prometheus text format
+ *   GET /api/v1/stats                     the pipeline's stats()
+ *   GET /api/v1/dlq?region=R&limit=N      newest DLQ entries of a region
+ *   GET /api/v1/devices/{id}/events?from&to&sensor&limit
+ *   GET /api/v1/devices/{id}/rollups?sensor&from&to&step=1m|1h
+ *
+ * Errors are JSON `{"code", "message"}`: 400 BAD_REQUEST naming the parameter, 404 NOT_FOUND,
+ * 405, 503 STORE_UNAVAILABLE / BUS_UNAVAILABLE, 500 INTERNAL. A handler that throws never
+ * takes the process down.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Registry, type RegistryContentType } from 'prom-client';
+import type { Config } from '../config.js';
+import { errorMessage } from '../errors.js';
+import type { Keys } from '../runtime/keys.js';
+import type { AnalyticsStore } from '../sinks/analytics-store.js';
+import { ApiError } from './api-error.js';
+import { DeviceQueries } from './device-queries.js';
+import { DlqReader } from './dlq-reader.js';
+import { downChecks, type HealthReport } from './health.js';
+import { sendBody, sendError, sendJson } from './http-response.js';
+import { parseDeviceId, parseLimit, parseRegion } from './query-params.js';
+
+export interface OpsServerDeps {
+  config: Config;
+  store: AnalyticsStore;
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  health: () => Promise<HealthReport>;
+  stats: () => Promise<Record<string, unknown>>;
+  /** A prom-client registry, or a function rendering metrics in Prometheus text format. */
+  metrics: Registry<RegistryContentType> | (() => Promise<string>);
+  /** Wall clock for the query API's default time ranges. Default Date.now. */
+  clock?: () => number;
+}
+
+export const DLQ_DEFAULT_LIMIT = 100;
+export const DLQ_MAX_LIMIT = 1000;
+const CLOSE_GRACE_MS = 2_000;
+const DEVICE_ROUTE = /^\/api\/v1\/devices\/([^/]+)\/(events|rollups)$/;
+const STATUS_PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'";
+
+export class OpsServer {
+  private server: Server | null = null;
+  private readonly queries: DeviceQueries;
+  private readonly dlq: DlqReader;
+  private readonly statusPage: string;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly deps: OpsServerDeps) {
+    this.queries = new DeviceQueries(deps.config, deps.store, deps.clock);
+    this.dlq = new DlqReader(deps.redis, deps.keys);
+    this.statusPage = readFileSync(new URL('./static/status.html', import.meta.url), 'utf8');
+  }
+
+  /** Start listening on config.ops.host:port; resolves with the actual port. */
+  async listen(): Promise<number> {
+    if (this.server) throw new Error('OpsServer is already listening');
+    const server = createServer((req, res) => {
+      void this.handle(req, res);
+    });
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    const { host, port } = this.deps.config.ops;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Stop accepting; idle keep-alive sockets close now, busy ones get a short grace. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const grace = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(grace);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.route(req, res);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+      } else if (err instanceof ApiError) {
+        if (err.status >= 500) this.deps.logger.warn({ err: errorMessage(err), url: req.url }, 'ops request failed');
+        sendError(res, err.status, err.code, err.message);
+      } else {
+        this.deps.logger.error({ err, url: req.url }, 'ops handler threw');
+        sendError(res, 500, 'INTERNAL', `internal error: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://ops.invalid');
+    const path = url.pathname;
+    const known = path === '/' || path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/api/');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      if (known) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed; use GET`);
+      throw new ApiError(404, 'NOT_FOUND', `no route ${req.method ?? '?'} ${path}`);
+    }
+    const params = url.searchParams;
+    switch (path) {
+      case '/':
+        sendBody(res, 200, 'text/html; charset=utf-8', this.statusPage, { 'Content-Security-Policy': STATUS_PAGE_CSP });
+        return;
+      case '/healthz':
+        sendJson(res, 200, { status: 'ok' });
+        return;
+      case '/readyz':
+        await this.readyz(res);
+        return;
+      case '/metrics':
+        await this.metrics(res);
+        return;
+      case '/api/v1/stats':
+        sendJson(res, 200, await this.deps.stats());
+        return;
+      case '/api/v1/dlq': {
+        const region = parseRegion(params, this.deps.config.regions);
+        const limit = parseLimit(params, 'limit', DLQ_DEFAULT_LIMIT, 1, DLQ_MAX_LIMIT);
+        sendJson(res, 200, await this.dlq.newest(region, limit));
+        return;
+      }
+    }
+    const device = DEVICE_ROUTE.exec(path);
+    if (device) {
+      const deviceId = parseDeviceId(device[1] as string);
+      const answer =
+        device[2] === 'events' ? await this.queries.events(deviceId, params) : await this.queries.rollups(deviceId, params);
+      sendJson(res, 200, answer);
+      return;
+    }
+    throw new ApiError(404, 'NOT_FOUND', `no route GET ${path}`);
+  }
+
+  private async readyz(res: ServerResponse): Promise<void> {
+    let report: HealthReport;
+    try {
+      report = await this.deps.health();
+    } catch (err) {
+      sendJson(res, 503, { status: 'not_ready', down: ['health'], checks: {}, message: errorMessage(err) });
+      return;
+    }
+    const down = downChecks(report);
+    sendJson(res, down.length === 0 ? 200 : 503, {
+      status: down.length === 0 ? 'ready' : 'not_ready',
+      down,
+      checks: report.checks,
+    });
+  }
+
+  private async metrics(res: ServerResponse): Promise<void> {
+    const m = this.deps.metrics;
+    if (m instanceof Registry) sendBody(res, 200, m.contentType, await m.metrics());
+    else sendBody(res, 200, Registry.PROMETHEUS_CONTENT_TYPE, await m());
+  }
+}
