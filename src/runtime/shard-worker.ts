@@ -2,6 +2,7 @@
  * Entry point of a shard worker thread. Builds the shard's own connections and sinks from
  * ShardInit, runs the Shard, and speaks the protocol of messages.ts with the main thread.
  */
+import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import pino from 'pino';
@@ -11,6 +12,7 @@ import { errorMessage } from '../errors.js';
 import { Keys } from './keys.js';
 import type { MainToShard, ShardInit, ShardToMain } from './messages.js';
 import { Shard } from './shard.js';
+import type { FlushHooks } from './partition-processor.js';
 import { ShardMetrics } from './shard-metrics.js';
 import { StoreProxy } from './store-proxy.js';
 
@@ -19,7 +21,8 @@ const port = parentPort;
 if (!port) throw new Error('shard-worker must run in a worker thread');
 
 const send = (msg: ShardToMain): void => port.postMessage(msg);
-const logger = pino({ level: init.config.log.level, base: { shard: init.shard } });
+// Logs go to stderr: stdout is the CLI's answer channel (URLs, tokens).
+const logger = pino({ level: init.config.log.level, base: { shard: init.shard } }, pino.destination(2));
 
 async function main(): Promise<void> {
   const redisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: true, lazyConnect: false };
@@ -30,6 +33,22 @@ async function main(): Promise<void> {
   const analytics: AnalyticsStore = proxy ?? new ClickHouseServerStore(init.config);
   const objects = createObjectStore(init.config);
   const metrics = new ShardMetrics();
+  // Fault injection for tests only: SIGKILL the whole process after the Nth flush whose sink
+  // writes succeeded, before its checkpoint commit (the window invariant 2 is about).
+  const crashAfter = Number(process.env['SHOAL_FAULT_CRASH_AFTER_SINKS'] ?? 0);
+  let sinkWrites = 0;
+  const hooks: FlushHooks | undefined =
+    crashAfter > 0
+      ? {
+          afterSinks: (region, partition, to) => {
+            if (++sinkWrites < crashAfter) return;
+            // Written synchronously: the SIGKILL below leaves no time for pino's async flush.
+            writeSync(2, `${JSON.stringify({ level: 40, region, partition, to, msg: 'fault injection: killing the process between sinks and commit' })}\n`);
+            process.kill(process.pid, 'SIGKILL');
+            return new Promise<void>(() => undefined); // never commit
+          },
+        }
+      : undefined;
   const shard = new Shard({
     shard: init.shard,
     epoch: init.epoch,
@@ -42,6 +61,7 @@ async function main(): Promise<void> {
     objects,
     logger,
     metrics,
+    hooks,
   });
 
   const publishStats = async (): Promise<void> => {

@@ -82,8 +82,8 @@ describe('kill -9 and restart', () => {
     const phase1 = Promise.all(devices.map((d) => stream(d, first.ingestUrl, () => killed, base)));
     await waitFor('some acked traffic', async () => (devices.every((d) => d.acked.length >= 20) ? true : undefined));
     await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
-    killed = true;
     await first.kill9();
+    killed = true;
     await phase1;
     const unacked = devices.reduce((n, d) => n + d.outbox.length, 0);
 
@@ -110,11 +110,14 @@ describe('kill -9 and restart', () => {
 
       for (const sensor of ['temperature', 'humidity']) {
         const expected = [...expectedRollups(d.acked, 3_600_000)].filter(([k]) => k.includes(`|${sensor}|`));
-        const body = await getJson<{ rows: { window_start: string; count: number; sum: number }[] }>(
-          `${second.opsUrl}/api/v1/devices/${d.id}/rollups?sensor=${sensor}&from=${from}&to=${to}&step=1h`,
-        );
+        const wantTotal = expected.reduce((n, [, w]) => n + w.count, 0);
+        const url = `${second.opsUrl}/api/v1/devices/${d.id}/rollups?sensor=${sensor}&from=${from}&to=${to}&step=1h`;
+        const body = await waitFor(`${d.id}/${sensor} rollups`, async () => {
+          const b = await getJson<{ rows: { window_start: string; count: number; sum: number }[] }>(url);
+          return b.rows.reduce((n, r) => n + r.count, 0) >= wantTotal ? b : undefined;
+        }, 15_000);
         const total = body.rows.reduce((n, r) => n + r.count, 0);
-        expect(total, `${d.id}/${sensor} rollup count`).toBe(expected.reduce((n, [, w]) => n + w.count, 0));
+        expect(total, `${d.id}/${sensor} rollup count`).toBe(wantTotal);
         for (const [key, w] of expected) {
           const row = body.rows.find((r) => key.endsWith(`|${Date.parse(r.window_start)}`));
           expect(row?.count, key).toBe(w.count);

@@ -1,0 +1,15 @@
+/**
+ * The actors: Shoal's pure functional core (dedup, event-time windows, quantile sketches).
+ */
+export type { ActorOptions, Centroid, DedupRecord, FlushBatch, WindowPartial } from './types.js';
+export {
+  DEFAULT_DIGEST_SIZE,
+  QuantileDigest,
+  compressDigest,
+  digestWeight,
+  mergeDigests,
+  quantile,
+} from './quantile-digest.js';
+export { HOUR_MS, MINUTE_MS, WindowAggregator, windowStartOf } from './window-aggregator.js';
+export { DeviceActor, LATE_AFTER_MS, type DeviceActorOptions } from './device-actor.js';
+export { PartitionActors } from './partition-actors.js';
