@@ -239,7 +239,7 @@ function envNumber(env: NodeJS.ProcessEnv, name: string, problems: string[]): nu
 /** Fold environment variables into the user config (they win over the file). */
 function applyEnv(user: UserConfig, env: NodeJS.ProcessEnv): UserConfig {
   const problems: string[] = [];
-  const merged: Record<string, unknown> = structuredClone(user) as Record<string, unknown>;
+  const merged: Record<string, unknown> = structuredClone(user);
   const section = (name: string): Record<string, unknown> => {
     const cur = merged[name];
     if (cur && typeof cur === 'object') return cur as Record<string, unknown>;

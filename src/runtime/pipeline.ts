@@ -194,7 +194,7 @@ export class Pipeline {
   /** Main-thread metrics plus the shards' metrics, aggregated, in Prometheus text format. */
   async metrics(): Promise<string> {
     const shardMetrics = this.shards.map((s) => s.latestStats?.metrics ?? []);
-    const aggregated = AggregatorRegistry.aggregate(shardMetrics.filter((m) => m.length > 0)) as Registry;
+    const aggregated = AggregatorRegistry.aggregate<'text/plain; version=0.0.4; charset=utf-8'>(shardMetrics.filter((m) => m.length > 0));
     const merged = Registry.merge([this.mainRegistry, aggregated]);
     return merged.metrics();
   }

@@ -80,7 +80,7 @@ describe('kill -9 and restart', () => {
     let killed = false;
     const first = shoal;
     const phase1 = Promise.all(devices.map((d) => stream(d, first.ingestUrl, () => killed, base)));
-    await waitFor('some acked traffic', async () => (devices.every((d) => d.acked.length >= 20) ? true : undefined));
+    await waitFor('some acked traffic', () => Promise.resolve(devices.every((d) => d.acked.length >= 20) ? true : undefined));
     await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
     await first.kill9();
     killed = true;

@@ -61,14 +61,14 @@ export async function startShoal(options: StartOptions = {}): Promise<ShoalProce
   });
   let stdout = '';
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const urls = await new Promise<{ ingest: string; ops: string }>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`shoal did not become ready in time; stderr:\n${stderr.slice(-4000)}`)),
       options.timeoutMs ?? 60_000,
     );
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       const ingest = /shoal ingest (\S+)/.exec(stdout)?.[1];
       const ops = /shoal ops (\S+)/.exec(stdout)?.[1];
@@ -118,7 +118,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
