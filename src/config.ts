@@ -119,6 +119,16 @@ const schema = z.strictObject({
       readCount: positiveInt.optional(),
     })
     .optional(),
+  backpressure: z
+    .strictObject({
+      /** Checkpoint lag (age of the oldest unflushed entry) past which devices are throttled, ms. Default 10000. */
+      softLagMs: positiveInt.optional(),
+      /** Checkpoint lag past which new events are refused as OVERLOADED, ms. Default 60000. */
+      hardLagMs: positiveInt.optional(),
+      /** How often lag is measured, ms. Default 500. */
+      checkIntervalMs: z.number().int().min(50).optional(),
+    })
+    .optional(),
   dedup: z
     .strictObject({
       /** How long an event_id is remembered, ms of bus time. Default 10 minutes. */
@@ -189,6 +199,7 @@ export interface Config {
     retentionDays: number;
   };
   flush: { intervalMs: number; maxEvents: number; readCount: number };
+  backpressure: { softLagMs: number; hardLagMs: number; checkIntervalMs: number };
   dedup: { horizonMs: number; maxIdsPerDevice: number };
   actors: { idleMs: number };
   log: { level: string };
@@ -301,6 +312,9 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
     if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 65535))
       problems.push(`${flag}: must be a port number 0–65535, got ${value}`);
   }
+  const softLagMs = user.backpressure?.softLagMs ?? 10_000;
+  const hardLagMs = user.backpressure?.hardLagMs ?? 60_000;
+  if (hardLagMs <= softLagMs) problems.push(`backpressure.hardLagMs: must be above softLagMs (${softLagMs}), got ${hardLagMs}`);
   if (overrides.shards !== undefined && !(Number.isInteger(overrides.shards) && overrides.shards >= 1))
     problems.push(`--shards: must be a positive integer, got ${overrides.shards}`);
   if (problems.length) throw new ConfigError(problems);
@@ -347,6 +361,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
       maxEvents: user.flush?.maxEvents ?? 20_000,
       readCount: user.flush?.readCount ?? 256,
     },
+    backpressure: { softLagMs, hardLagMs, checkIntervalMs: user.backpressure?.checkIntervalMs ?? 500 },
     dedup: { horizonMs, maxIdsPerDevice: user.dedup?.maxIdsPerDevice ?? 4096 },
     actors: { idleMs: user.actors?.idleMs ?? horizonMs },
     log: { level: user.log?.level ?? 'info' },

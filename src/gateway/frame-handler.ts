@@ -21,9 +21,13 @@ import type { GatewayStats } from './gateway-stats.js';
 export interface FrameOutcome {
   result: FrameResult;
   ack: string;
-  /** Events refused because the bus failed or the gateway sheds load. */
+  /** Events refused because the bus failed, the pipeline lags too far, or the gateway sheds load. */
   overloaded: number;
+  /** The worst backpressure among the frame's partitions: `soft` asks the device to throttle. */
+  pressure: Pressure;
 }
+
+export type Pressure = 'ok' | 'soft' | 'hard';
 
 export interface FrameHandlerDeps {
   config: Config;
@@ -31,6 +35,8 @@ export interface FrameHandlerDeps {
   stats: GatewayStats;
   logger: Logger;
   clock: () => number;
+  /** Backpressure of a partition (consumer lag); absent = always ok. */
+  pressure?: (region: string, partition: number) => Pressure;
 }
 
 interface Group {
@@ -58,17 +64,28 @@ export class FrameHandler {
     const bytes = payload.byteLength;
     const result = this.validate(payload, binary, identity);
     const groups = this.group(result.accepted);
-    const appends = shed ? [] : groups.map((g) => this.deps.appender.append(g.region, g.partition, g.events));
+    let pressure: Pressure = 'ok';
+    const lagging = new Set<Group>();
+    if (this.deps.pressure) {
+      for (const g of groups) {
+        const p = this.deps.pressure(g.region, g.partition);
+        if (p === 'hard') lagging.add(g);
+        if (p === 'hard' || (p === 'soft' && pressure === 'ok')) pressure = p;
+      }
+    }
+    const appendable = shed ? [] : groups.filter((g) => !lagging.has(g));
+    const appends = appendable.map((g) => this.deps.appender.append(g.region, g.partition, g.events));
     const dlq = this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, meta);
 
     const settled = await Promise.allSettled(appends);
-    const failed = shed ? groups : groups.filter((_, i) => settled[i]?.status === 'rejected');
+    const failed = shed ? groups : [...lagging, ...appendable.filter((_, i) => settled[i]?.status === 'rejected')];
     const dlqSettled = await Promise.allSettled([dlq]);
     this.logFailures(settled, dlqSettled[0]);
 
-    const final = failed.length === 0 ? result : overload(result, failed, shed);
+    const reason = shed ? 'the gateway is shedding load' : lagging.size > 0 && failed.length === lagging.size ? 'the pipeline is behind' : 'the event bus is unavailable';
+    const final = failed.length === 0 ? result : overload(result, failed, reason);
     this.deps.stats.recordFrame(bytes, final);
-    return { result: final, ack: ackMessage(final), overloaded: result.accepted.length - final.accepted.length };
+    return { result: final, ack: ackMessage(final), overloaded: result.accepted.length - final.accepted.length, pressure };
   }
 
   /** The ack of a frame refused as a whole before it could be read (e.g. over the HTTP size limit). */
@@ -137,12 +154,11 @@ function wholeFrame(code: RejectCode, detail: string, identity: DeviceIdentity |
 }
 
 /** Move the events of failed groups from accepted to rejected (OVERLOADED, at their frame index). */
-function overload(result: FrameResult, failed: readonly Group[], shed: boolean): FrameResult {
+function overload(result: FrameResult, failed: readonly Group[], reason: string): FrameResult {
   const out = new Set<number>();
   for (const g of failed) for (const p of g.positions) out.add(p);
   const frameIndex = frameIndices(result);
-  const detail = shed ? 'the gateway is shedding load; resend later' : 'the event bus is unavailable; resend later';
-  const message = `${RejectCode.OVERLOADED}: ${detail}`;
+  const message = `${RejectCode.OVERLOADED}: ${reason}; resend later`;
   const rejected = [...result.rejected];
   const accepted: CanonicalEvent[] = [];
   result.accepted.forEach((event, position) => {

@@ -20,6 +20,8 @@ export interface GatewayStatsSnapshot {
   /** Upgrades and requests refused for a missing or bad token. */
   unauthorized: number;
   httpRequests: number;
+  /** Throttle messages sent to devices behind a lagging partition. */
+  throttles: number;
 }
 
 export class GatewayStats {
@@ -31,6 +33,7 @@ export class GatewayStats {
   connectionsTotal = 0;
   unauthorized = 0;
   httpRequests = 0;
+  throttles = 0;
 
   constructor() {
     this.rejected = Object.fromEntries(REJECT_CODES.map((c) => [c, 0])) as Record<RejectCode, number>;
@@ -54,6 +57,7 @@ export class GatewayStats {
       connectionsTotal: this.connectionsTotal,
       unauthorized: this.unauthorized,
       httpRequests: this.httpRequests,
+      throttles: this.throttles,
     };
   }
 }

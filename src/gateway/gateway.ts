@@ -25,7 +25,7 @@ import { RejectCode, ServiceStartError, errorMessage } from '../errors.js';
 import type { Keys } from '../runtime/keys.js';
 import { BusAppender } from './bus-appender.js';
 import { DeviceAuthenticator } from './device-authenticator.js';
-import { FrameHandler } from './frame-handler.js';
+import { FrameHandler, type Pressure } from './frame-handler.js';
 import { GatewayStats } from './gateway-stats.js';
 import { HttpIngest } from './http-ingest.js';
 import { WsSession, type WsUserData } from './ws-session.js';
@@ -38,7 +38,16 @@ export interface GatewayDeps {
   /** Secret verifying device tokens; null only with auth mode `none`. */
   authSecret: string | null;
   clock?: () => number;
+  /** Backpressure of a partition (the runtime's LagMonitor); absent = never throttle. */
+  pressure?: (region: string, partition: number) => Pressure;
 }
+
+/** How long a throttled device is asked to wait before sending at full rate again. */
+const THROTTLE_RETRY_MS = 2000;
+/** Sample rate suggested to a throttled device. */
+const THROTTLE_SAMPLE_RATE = 0.5;
+/** A device is sent at most one throttle message per this interval. */
+const THROTTLE_EVERY_MS = 1000;
 
 /** Frames a socket may have in flight before further ones are refused as OVERLOADED. */
 const MAX_IN_FLIGHT = 64;
@@ -63,13 +72,15 @@ export class Gateway {
   private closing = false;
   private boundPort = 0;
   private inFlightBytes = 0;
+  private readonly clock: () => number;
 
   constructor(private readonly deps: GatewayDeps) {
     const { config, redis, keys, logger } = deps;
     const clock = deps.clock ?? Date.now;
     this.auth = new DeviceAuthenticator(config.auth.mode, deps.authSecret);
     this.appender = new BusAppender({ redis, keys, regions: config.regions, lingerMs: config.ingest.appendLingerMs, clock });
-    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock });
+    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock, pressure: deps.pressure });
+    this.clock = clock;
     const http = new HttpIngest({
       handler: this.handler,
       auth: this.auth,
@@ -180,7 +191,7 @@ export class Gateway {
       const outcome = this.handler.handle(new Uint8Array(message), binary, session.identity, { source: 'ws', remote: session.remote }, shed);
       session.ackWhenReady(
         outcome.then(
-          (o) => o.ack,
+          (o) => (o.pressure === 'ok' ? o.ack : [o.ack, ...this.throttle(session)]),
           (err: unknown) => this.failedAck(err),
         ).finally(() => (this.inFlightBytes -= bytes)),
       );
@@ -188,6 +199,15 @@ export class Gateway {
       this.inFlightBytes -= bytes;
       session.ackWhenReady(Promise.resolve(this.failedAck(err)));
     }
+  }
+
+  /** The throttle message for a device behind a lagging partition, at most once a second. */
+  private throttle(session: WsSession): string[] {
+    const now = this.clock();
+    if (now - session.lastThrottleAt < THROTTLE_EVERY_MS) return [];
+    session.lastThrottleAt = now;
+    this.stats.throttles++;
+    return [JSON.stringify({ type: 'throttle', sample_rate: THROTTLE_SAMPLE_RATE, retry_after_ms: THROTTLE_RETRY_MS })];
   }
 
   private failedAck(err: unknown): string {

@@ -14,6 +14,8 @@ export class WsSession {
   closed = false;
   /** Frames received whose ack has not been handed to the socket yet. */
   inFlight = 0;
+  /** When this device was last asked to throttle (clock ms). */
+  lastThrottleAt = Number.NEGATIVE_INFINITY;
   /** Resolves when every ack queued so far has been handed to the socket (or the socket closed). */
   private chain: Promise<void> = Promise.resolve();
   private readonly backlog: string[] = [];
@@ -27,13 +29,18 @@ export class WsSession {
     private readonly maxBacklog: number,
   ) {}
 
-  /** Queue the ack of a frame behind the acks of earlier frames (`ack` should not reject). */
-  ackWhenReady(ack: Promise<string>): void {
+  /**
+   * Queue the ack of a frame (and any control messages after it, e.g. throttle) behind the
+   * acks of earlier frames (`ack` should not reject).
+   */
+  ackWhenReady(ack: Promise<string | string[]>): void {
     this.inFlight++;
     this.chain = this.chain
       .then(() => ack)
       .then(
-        (message) => this.send(message),
+        (messages) => {
+          for (const message of typeof messages === 'string' ? [messages] : messages) this.send(message);
+        },
         () => undefined,
       )
       .finally(() => this.inFlight--);

@@ -32,7 +32,8 @@ import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { createAnalyticsStore, createObjectStore } from '../sinks/index.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
-import { CONSUMER_GROUP, Keys } from './keys.js';
+import { LagMonitor } from './lag-monitor.js';
+import { Keys } from './keys.js';
 import { partitionsForShard } from './partitioning.js';
 import { ShardHost } from './shard-host.js';
 
@@ -56,6 +57,7 @@ export class Pipeline {
   private gateway: Gateway | null = null;
   private ops: OpsServer | null = null;
   private shards: ShardHost[] = [];
+  private lagMonitor: LagMonitor | null = null;
   private readonly keys: Keys;
   private readonly mainRegistry = new Registry();
   private stopping: Promise<void> | null = null;
@@ -106,7 +108,10 @@ export class Pipeline {
     await Promise.all(this.shards.map((s) => s.ready()));
 
     const authSecret = config.auth.mode === 'none' ? null : (config.auth.secret ?? loadOrCreateSecret(config.dataDir));
-    this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret });
+    this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry);
+    this.lagMonitor.start();
+    const lag = this.lagMonitor;
+    this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p) });
     const ingestPort = await this.gateway.listen();
 
     this.ops = new OpsServer({
@@ -140,6 +145,7 @@ export class Pipeline {
     await this.gateway?.close().catch((err) => logger.error({ err: errorMessage(err) }, 'gateway close failed'));
     logger.info('stopping: flushing shards');
     await Promise.all(this.shards.map((s) => s.stop(true)));
+    this.lagMonitor?.stop();
     await this.ops?.close().catch(() => undefined);
     await this.store?.close().catch(() => undefined);
     await this.objects?.close().catch(() => undefined);
@@ -166,29 +172,19 @@ export class Pipeline {
   }
 
   async stats(): Promise<Record<string, unknown>> {
-    const partitions = this.shards.flatMap((s) => (s.latestStats?.partitions ?? []).map((p) => ({ shard: s.init.shard, ...p })));
-    const lag: Record<string, number | null> = {};
-    if (this.redis) {
-      await Promise.all(
-        partitions.map(async (p) => {
-          const key = this.keys.partition(p.region, p.partition).stream;
-          try {
-            const groups = (await this.redis!.xinfo('GROUPS', key)) as unknown[][];
-            const g = groups.find((fields) => fields[1] === CONSUMER_GROUP);
-            const lagIdx = g ? g.indexOf('lag') : -1;
-            lag[`${p.region}/${p.partition}`] = lagIdx >= 0 ? Number(g![lagIdx + 1]) : null;
-          } catch {
-            lag[`${p.region}/${p.partition}`] = null;
-          }
-        }),
-      );
-    }
-    return {
+    const lags = new Map((this.lagMonitor?.snapshot() ?? []).map((l) => [`${l.region}/${l.partition}`, l]));
+    const partitions = this.shards.flatMap((s) =>
+      (s.latestStats?.partitions ?? []).map((p) => {
+        const lag = lags.get(`${p.region}/${p.partition}`);
+        return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, pressure: lag?.pressure ?? 'ok' };
+      }),
+    );
+    return Promise.resolve({
       regions: this.config.regions,
       shards: this.shards.length,
-      gateway: this.gateway?.stats ?? null,
-      partitions: partitions.map((p) => ({ ...p, lag: lag[`${p.region}/${p.partition}`] ?? null })),
-    };
+      gateway: this.gateway?.stats.snapshot() ?? null,
+      partitions,
+    });
   }
 
   /** Main-thread metrics plus the shards' metrics, aggregated, in Prometheus text format. */

@@ -7,8 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createObjectStore, ClickHouseServerStore } from '../sinks/index.js';
-import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { errorMessage } from '../errors.js';
+import { injectFaults } from './fault-injection.js';
 import { Keys } from './keys.js';
 import type { MainToShard, ShardInit, ShardToMain } from './messages.js';
 import { Shard } from './shard.js';
@@ -30,8 +30,11 @@ async function main(): Promise<void> {
   const blockingRedis = new Redis(init.redisUrl, { maxRetriesPerRequest: null });
   for (const r of [redis, blockingRedis]) r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const proxy = init.proxyStore ? new StoreProxy(port!) : null;
-  const analytics: AnalyticsStore = proxy ?? new ClickHouseServerStore(init.config);
-  const objects = createObjectStore(init.config);
+  const { analytics, objects } = injectFaults(
+    proxy ?? new ClickHouseServerStore(init.config),
+    createObjectStore(init.config),
+    process.env['SHOAL_FAULTS_DIR'],
+  );
   const metrics = new ShardMetrics();
   // Fault injection for tests only: SIGKILL the whole process after the Nth flush whose sink
   // writes succeeded, before its checkpoint commit (the window invariant 2 is about).

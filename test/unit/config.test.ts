@@ -62,6 +62,12 @@ describe('config', () => {
     expect(problems(() => validateUserConfig(raw))).toEqual([expect.stringMatching(pattern)]);
   });
 
+  it('requires the hard lag limit above the soft one', () => {
+    expect(problems(() => loadConfig({ file: withFile('backpressure:\n  softLagMs: 5000\n  hardLagMs: 5000\n'), env: {} }))).toEqual([
+      expect.stringMatching(/^backpressure\.hardLagMs: must be above softLagMs/),
+    ]);
+  });
+
   it('requires a bucket for the S3 store', () => {
     expect(problems(() => loadConfig({ file: withFile('objectStore:\n  kind: s3\n'), env: {} }))).toEqual([
       expect.stringMatching(/^objectStore\.s3\.bucket: required/),

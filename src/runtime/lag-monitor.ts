@@ -1,0 +1,104 @@
+/**
+ * Watches how far each partition's checkpoint trails its stream and turns that into
+ * backpressure for the gateway (invariant 6: when a sink is down or lagging, intake slows
+ * instead of anything being dropped).
+ *
+ *   lag of a partition = age of the oldest entry after its checkpoint (bus time → now)
+ *   ok   < backpressure.softLagMs
+ *   soft ≥ softLagMs: frames are accepted, devices get {"type":"throttle",...}
+ *   hard ≥ hardLagMs: new events for that partition are answered OVERLOADED (devices keep
+ *        them and resend); the backlog already in Redis drains first.
+ */
+import type { Redis } from 'ioredis';
+import { Gauge, type Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import type { Keys } from './keys.js';
+import { allPartitions } from './partitioning.js';
+import { busTimeOf } from './stream-id.js';
+
+export type Pressure = 'ok' | 'soft' | 'hard';
+
+export interface PartitionLag {
+  region: string;
+  partition: number;
+  /** Entries after the checkpoint (not yet visible). */
+  entries: number;
+  /** Age of the oldest entry after the checkpoint, ms (0 when caught up). */
+  lagMs: number;
+  pressure: Pressure;
+}
+
+const LEVEL: Record<Pressure, number> = { ok: 0, soft: 1, hard: 2 };
+
+export class LagMonitor {
+  private readonly lags = new Map<string, PartitionLag>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly lagEntries: Gauge<'region' | 'partition'>;
+  private readonly lagSeconds: Gauge<'region' | 'partition'>;
+  private readonly level: Gauge<'region' | 'partition'>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly config: Config,
+    registry: Registry,
+    private readonly clock: () => number = Date.now,
+  ) {
+    const registers = [registry];
+    const labelNames = ['region', 'partition'] as const;
+    this.lagEntries = new Gauge({ name: 'shoal_consumer_lag_entries', help: 'Bus entries after the partition checkpoint', labelNames, registers });
+    this.lagSeconds = new Gauge({ name: 'shoal_consumer_lag_seconds', help: 'Age of the oldest bus entry not yet checkpointed', labelNames, registers });
+    this.level = new Gauge({ name: 'shoal_backpressure_level', help: 'Backpressure per partition: 0 ok, 1 throttle, 2 overloaded', labelNames, registers });
+  }
+
+  start(): void {
+    const tick = (): void => {
+      this.refresh().catch(() => undefined);
+    };
+    tick();
+    this.timer = setInterval(tick, this.config.backpressure.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Backpressure for a partition; `ok` until the first measurement. */
+  pressure(region: string, partition: number): Pressure {
+    return this.lags.get(`${region}/${partition}`)?.pressure ?? 'ok';
+  }
+
+  snapshot(): PartitionLag[] {
+    return [...this.lags.values()];
+  }
+
+  /** Measure every partition once (pipelined: two commands per partition). */
+  async refresh(): Promise<void> {
+    const parts = allPartitions(this.config.regions, this.config.partitions);
+    const offsets = await Promise.all(parts.map((p) => this.redis.hget(this.keys.partition(p.region, p.partition).checkpoint, 'offset')));
+    const probes = await Promise.all(
+      parts.map(async (p, i) => {
+        const stream = this.keys.partition(p.region, p.partition).stream;
+        const offset = offsets[i] ?? '0-0';
+        const [first, length] = await Promise.all([this.redis.xrange(stream, `(${offset}`, '+', 'COUNT', 1), this.redis.xlen(stream)]);
+        return { first: first[0]?.[0] ?? null, length, offset };
+      }),
+    );
+    const now = this.clock();
+    const { softLagMs, hardLagMs } = this.config.backpressure;
+    parts.forEach((p, i) => {
+      const probe = probes[i]!;
+      const lagMs = probe.first ? Math.max(0, now - busTimeOf(probe.first)) : 0;
+      // The stream is trimmed below the checkpoint, so its length is about the backlog.
+      const entries = probe.first ? Math.max(0, probe.length - (probe.offset === '0-0' ? 0 : 1)) : 0;
+      const pressure: Pressure = lagMs >= hardLagMs ? 'hard' : lagMs >= softLagMs ? 'soft' : 'ok';
+      const labels = { region: p.region, partition: String(p.partition) };
+      this.lagEntries.set(labels, entries);
+      this.lagSeconds.set(labels, lagMs / 1000);
+      this.level.set(labels, LEVEL[pressure]);
+      this.lags.set(`${p.region}/${p.partition}`, { region: p.region, partition: p.partition, entries, lagMs, pressure });
+    });
+  }
+}
