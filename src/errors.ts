@@ -84,6 +84,17 @@ export class FencedError extends ShoalError {
   }
 }
 
+/**
+ * The checkpoint in Redis is not where this owner left it: a commit whose reply was lost did
+ * land, or Redis came back from its AOF at an earlier point. The owner must re-acquire the
+ * partition (rebuild from the checkpoint) rather than continue from its own memory.
+ */
+export class CheckpointMovedError extends ShoalError {
+  constructor(message: string) {
+    super('CHECKPOINT_MOVED', message);
+  }
+}
+
 /** A service Shoal starts itself (redis-server) is missing or failed to start. */
 export class ServiceStartError extends ShoalError {
   constructor(message: string, options: ShoalErrorOptions = {}) {

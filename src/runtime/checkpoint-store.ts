@@ -10,7 +10,7 @@
  * intent or commit once another owner took the partition (FencedError).
  */
 import type { Redis } from 'ioredis';
-import { FencedError, RetryableError, ShoalError } from '../errors.js';
+import { CheckpointMovedError, FencedError, RetryableError, ShoalError } from '../errors.js';
 import { CONSUMER_GROUP, type PartitionKeys } from './keys.js';
 import { defineScripts, type ScriptedRedis } from './script-loader.js';
 
@@ -34,7 +34,7 @@ export interface CommitRequest {
 function mapScriptError(err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
   if (message.includes('FENCED')) throw new FencedError(message.replace(/^.*FENCED\s*/, ''));
-  if (message.includes('CHECKPOINT_MOVED')) throw new FencedError(message.replace(/^.*CHECKPOINT_MOVED\s*/, ''));
+  if (message.includes('CHECKPOINT_MOVED')) throw new CheckpointMovedError(message.replace(/^.*CHECKPOINT_MOVED\s*/, ''));
   if (err instanceof ShoalError) throw err;
   throw new RetryableError('REDIS_FAILED', `redis: ${message}`, { cause: err });
 }

@@ -60,6 +60,11 @@ export class EmbeddedRedis {
     return this.currentPort;
   }
 
+  /** Resolves when the current server process exits, for whatever reason. */
+  get whenExited(): Promise<void> {
+    return this.exited;
+  }
+
   get pid(): number | null {
     return this.running ? (this.child?.pid ?? null) : null;
   }

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { PartitionActors } from '../actors/partition-actors.js';
 import type { ActorOptions, FlushBatch } from '../actors/types.js';
 import { decodeEvents } from '../contracts/bus-codec.js';
-import { FencedError, UnrecoverableError, errorMessage } from '../errors.js';
+import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { encodeBatch } from '../sinks/batch-encoder.js';
 import type { ObjectStore } from '../sinks/object-store.js';
@@ -77,6 +77,8 @@ export class PartitionProcessor {
   private lastFlushAt = 0;
   private flushing: Promise<void> | null = null;
   private fenced = false;
+  /** The checkpoint moved under us: the shard replaces this processor with a fresh one. */
+  private moved = false;
   private lastError: string | null = null;
   private stopping = false;
 
@@ -100,6 +102,11 @@ export class PartitionProcessor {
 
   get isFenced(): boolean {
     return this.fenced;
+  }
+
+  /** True when this processor must be replaced by a fresh one that re-acquires the partition. */
+  get needsReacquire(): boolean {
+    return this.moved;
   }
 
   /** Take the partition, rebuild dedup memory, finish a flush a previous owner left open. */
@@ -133,7 +140,7 @@ export class PartitionProcessor {
 
   /** Read and apply new entries; returns how many were read. */
   async poll(count: number): Promise<number> {
-    if (this.fenced || this.stopping) return 0;
+    if (this.fenced || this.moved || this.stopping) return 0;
     // Hold reading while a slow flush already has a full batch waiting behind it.
     if (this.flushing && this.actors.pendingEvents() >= this.deps.maxEvents) return 0;
     let entries: StreamEntry[];
@@ -177,14 +184,14 @@ export class PartitionProcessor {
   }
 
   shouldFlush(now: number): boolean {
-    if (this.fenced || this.flushing || this.unflushedTo === null) return false;
+    if (this.fenced || this.moved || this.flushing || this.unflushedTo === null) return false;
     return this.actors.pendingEvents() >= this.deps.maxEvents || now - this.lastFlushAt >= this.deps.flushIntervalMs;
   }
 
   /** Start a flush of everything read so far (no-op while one runs); resolves when done. */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    if (this.fenced || this.unflushedTo === null) return Promise.resolve();
+    if (this.fenced || this.moved || this.unflushedTo === null) return Promise.resolve();
     const from = this.committed;
     const to = this.unflushedTo;
     const ids = this.unflushedIds;
@@ -230,7 +237,7 @@ export class PartitionProcessor {
         this.recordCommit(batch, to);
         return;
       } catch (err) {
-        if (err instanceof FencedError) throw err;
+        if (err instanceof FencedError || err instanceof CheckpointMovedError) throw err;
         this.deps.metrics.flushes.inc({ region: this.region, outcome: 'retry' });
         this.lastError = errorMessage(err);
         if (this.stopping && attempt >= 3) throw err;
@@ -261,6 +268,11 @@ export class PartitionProcessor {
   }
 
   private onError(err: unknown, during: string): void {
+    if (err instanceof CheckpointMovedError) {
+      this.moved = true;
+      this.log.warn({ err: err.message }, `checkpoint moved during ${during}: re-acquiring the partition`);
+      return;
+    }
     if (err instanceof FencedError) {
       this.fenced = true;
       this.log.error({ err: err.message }, `partition fenced during ${during}: another owner took it over`);

@@ -84,6 +84,7 @@ export class Pipeline {
       });
       await this.embeddedRedis.start();
       redisUrl = this.embeddedRedis.url;
+      void this.superviseRedis(this.embeddedRedis);
     }
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
     this.redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
@@ -131,6 +132,28 @@ export class Pipeline {
     };
     logger.info({ ...this.urls, epoch, shards: this.shards.length, regions: config.regions }, 'shoal is ready');
     return this.urls;
+  }
+
+  /**
+   * Respawn the embedded redis-server if it dies (on the same port, from its AOF): the
+   * gateway answers OVERLOADED meanwhile and every client reconnects by itself.
+   */
+  private async superviseRedis(server: EmbeddedRedis): Promise<void> {
+    for (;;) {
+      await server.whenExited;
+      if (this.stopping) return;
+      this.logger.error('embedded redis-server exited unexpectedly; restarting it');
+      for (let attempt = 1; !this.stopping; attempt++) {
+        try {
+          await server.start();
+          this.logger.info({ url: server.url }, 'embedded redis-server restarted');
+          break;
+        } catch (err) {
+          this.logger.error({ err: errorMessage(err), attempt }, 'redis-server restart failed');
+          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
+        }
+      }
+    }
   }
 
   /** Stop intake, drain and flush the shards, checkpoint, then stop the services. */

@@ -44,32 +44,45 @@ export class Shard {
 
   constructor(private readonly deps: ShardDeps) {
     this.clock = deps.clock ?? Date.now;
+    this.processors = deps.partitions.map((p) => this.processor(p));
+  }
+
+  private processor(p: PartitionRef): PartitionProcessor {
+    const { deps } = this;
     const { config } = deps;
-    this.processors = deps.partitions.map(
-      (p) =>
-        new PartitionProcessor({
-          region: p.region,
-          partition: p.partition,
-          redis: deps.redis,
-          keys: deps.keys,
-          epoch: deps.epoch,
-          consumer: `shard-${deps.shard}`,
-          analytics: deps.analytics,
-          objects: deps.objects,
-          actorOptions: {
-            dedupHorizonMs: config.dedup.horizonMs,
-            maxIdsPerDevice: config.dedup.maxIdsPerDevice,
-            idleMs: config.actors.idleMs,
-          },
-          flushIntervalMs: config.flush.intervalMs,
-          maxEvents: config.flush.maxEvents,
-          logger: deps.logger,
-          metrics: deps.metrics,
-          clock: this.clock,
-          hooks: deps.hooks,
-          onPoison: (region, id, fields, err) => this.deadLetter(region, id, fields, err),
-        }),
-    );
+    return new PartitionProcessor({
+      region: p.region,
+      partition: p.partition,
+      redis: deps.redis,
+      keys: deps.keys,
+      epoch: deps.epoch,
+      consumer: `shard-${deps.shard}`,
+      analytics: deps.analytics,
+      objects: deps.objects,
+      actorOptions: {
+        dedupHorizonMs: config.dedup.horizonMs,
+        maxIdsPerDevice: config.dedup.maxIdsPerDevice,
+        idleMs: config.actors.idleMs,
+      },
+      flushIntervalMs: config.flush.intervalMs,
+      maxEvents: config.flush.maxEvents,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      clock: this.clock,
+      hooks: deps.hooks,
+      onPoison: (region, id, fields, err) => this.deadLetter(region, id, fields, err),
+    });
+  }
+
+  /** Replace processors whose checkpoint moved under them with fresh ones (re-acquire). */
+  private async reacquire(): Promise<void> {
+    for (let i = 0; i < this.processors.length; i++) {
+      const old = this.processors[i]!;
+      if (!old.needsReacquire) continue;
+      const fresh = this.processor({ region: old.region, partition: old.partition });
+      await fresh.start();
+      this.processors[i] = fresh;
+    }
   }
 
   async start(): Promise<void> {
@@ -82,6 +95,7 @@ export class Shard {
     const { readCount, intervalMs } = this.deps.config.flush;
     while (this.running) {
       try {
+        await this.reacquire();
         const counts = await Promise.all(this.processors.map((p) => p.poll(readCount)));
         const now = this.clock();
         for (const p of this.processors) if (p.shouldFlush(now)) void p.flush();
