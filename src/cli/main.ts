@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `shoal` command line (DESIGN §6): start, token, simulate, demo.
+ * The `shoal` command line (DESIGN §6): start, token, simulate, demo, dlq.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { runStart } from './start-command.js';
 import { runToken } from './token-command.js';
 import { runSimulateCommand } from './simulate-command.js';
 import { runDemo } from './demo-command.js';
+import { DEFAULT_OPS_URL, runDlqList, runDlqPurge, runDlqReplay, runDlqShow } from './dlq-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -63,6 +64,46 @@ program
   .option('--rate <events_per_s>', 'total events per second', intArg('--rate', 1), 500)
   .option('--duration <s>', 'seconds the fleet runs (the pipeline keeps running after)', intArg('--duration', 1), 60)
   .action(runDemo);
+
+const dlq = program.command('dlq').description('triage the dead-letter queue of a running pipeline (through its ops API)');
+const opsOption = ['--ops <url>', 'ops API of the running pipeline', DEFAULT_OPS_URL] as const;
+
+dlq
+  .command('list')
+  .description('newest DLQ entries of a region, as a table or JSON lines')
+  .requiredOption('--region <region>', 'region whose DLQ to read')
+  .option('--code <code>', 'only entries with this error code (e.g. FIELD_INVALID)')
+  .option('--limit <n>', 'most entries shown (default 100, at most 1000)', intArg('--limit', 1))
+  .option('--json', 'one JSON object per line instead of a table')
+  .option(...opsOption)
+  .action(runDlqList);
+
+dlq
+  .command('show')
+  .description('one DLQ entry as pretty JSON')
+  .argument('<id>', 'entry id (as dlq list shows it)')
+  .requiredOption('--region <region>', 'region of the entry')
+  .option(...opsOption)
+  .action(runDlqShow);
+
+dlq
+  .command('replay')
+  .description('validate an entry\'s event again and append it to the bus; the entry is deleted once it is')
+  .argument('<id>', 'entry id (as dlq list shows it)')
+  .requiredOption('--region <region>', 'region of the entry')
+  .option('--event <file>', 'a repaired event: JSON file, or - for stdin (default: the stored event)')
+  .option(...opsOption)
+  .action(runDlqReplay);
+
+dlq
+  .command('purge')
+  .description('delete the DLQ entries of a region, all of them or those matching the filters')
+  .requiredOption('--region <region>', 'region whose DLQ to purge')
+  .option('--code <code>', 'only entries with this error code')
+  .option('--before <time>', 'only entries written before this RFC 3339 time')
+  .option('--yes', 'confirm: the entries are deleted for good')
+  .option(...opsOption)
+  .action(runDlqPurge);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(err.message);

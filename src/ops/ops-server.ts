@@ -6,7 +6,9 @@
  *   GET /readyz                           200 when every health check is up, else 503 + which are down
  *   GET /metrics                          Prometheus text format
  *   GET /api/v1/stats                     the pipeline's stats()
- *   GET /api/v1/dlq?region=R&limit=N      newest DLQ entries of a region
+ *   GET /api/v1/dlq?region=R&limit=N&code=C   newest DLQ entries of a region
+ *   GET|DELETE /api/v1/dlq/{region}/{id}, POST …/{id}/replay, DELETE /api/v1/dlq/{region}
+ *                                         DLQ triage (see dlq-routes.ts)
  *   GET /api/v1/devices/{id}/events?from&to&sensor&limit
  *   GET /api/v1/devices/{id}/rollups?sensor&from&to&step=1m|1h
  *
@@ -27,10 +29,11 @@ import type { Keys } from '../runtime/keys.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { ApiError } from './api-error.js';
 import { DeviceQueries } from './device-queries.js';
-import { DlqReader } from './dlq-reader.js';
+import type { DlqAppend } from './dlq-replayer.js';
+import { DlqRoutes } from './dlq-routes.js';
 import { downChecks, type HealthReport } from './health.js';
 import { sendBody, sendError, sendJson } from './http-response.js';
-import { parseDeviceId, parseLimit, parseRegion } from './query-params.js';
+import { parseDeviceId } from './query-params.js';
 
 export interface OpsServerDeps {
   config: Config;
@@ -42,12 +45,17 @@ export interface OpsServerDeps {
   stats: () => Promise<Record<string, unknown>>;
   /** A prom-client registry, or a function rendering metrics in Prometheus text format. */
   metrics: Registry<RegistryContentType> | (() => Promise<string>);
-  /** Wall clock for the query API's default time ranges. Default Date.now. */
+  /** Wall clock for the query API's default time ranges and DLQ replays. Default Date.now. */
   clock?: () => number;
+  /**
+   * Appends replayed DLQ events to the bus: the gateway's BusAppender,
+   * `(region, partition, events) => appender.append(region, partition, events)`.
+   * Without it, DLQ replay answers 503 REPLAY_UNAVAILABLE.
+   */
+  append?: DlqAppend;
 }
 
-export const DLQ_DEFAULT_LIMIT = 100;
-export const DLQ_MAX_LIMIT = 1000;
+export { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './dlq-routes.js';
 const CLOSE_GRACE_MS = 2_000;
 const DEVICE_ROUTE = /^\/api\/v1\/devices\/([^/]+)\/(events|rollups)$/;
 const STATUS_PAGE_CSP =
@@ -56,13 +64,13 @@ const STATUS_PAGE_CSP =
 export class OpsServer {
   private server: Server | null = null;
   private readonly queries: DeviceQueries;
-  private readonly dlq: DlqReader;
+  private readonly dlq: DlqRoutes;
   private readonly statusPage: string;
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly deps: OpsServerDeps) {
     this.queries = new DeviceQueries(deps.config, deps.store, deps.clock);
-    this.dlq = new DlqReader(deps.redis, deps.keys);
+    this.dlq = new DlqRoutes({ config: deps.config, redis: deps.redis, keys: deps.keys, clock: deps.clock ?? Date.now, append: deps.append });
     this.statusPage = readFileSync(new URL('./static/status.html', import.meta.url), 'utf8');
   }
 
@@ -125,6 +133,7 @@ export class OpsServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://ops.invalid');
     const path = url.pathname;
+    if (DlqRoutes.owns(path)) return this.dlq.handle(req, res, url);
     const known = path === '/' || path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/api/');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (known) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed; use GET`);
@@ -147,12 +156,6 @@ export class OpsServer {
       case '/api/v1/stats':
         sendJson(res, 200, await this.deps.stats());
         return;
-      case '/api/v1/dlq': {
-        const region = parseRegion(params, this.deps.config.regions);
-        const limit = parseLimit(params, 'limit', DLQ_DEFAULT_LIMIT, 1, DLQ_MAX_LIMIT);
-        sendJson(res, 200, await this.dlq.newest(region, limit));
-        return;
-      }
     }
     const device = DEVICE_ROUTE.exec(path);
     if (device) {
