@@ -59,10 +59,13 @@ export class CheckpointStore {
     return { offset, flushSeq: Number(seq), intent: from && to ? { from, to } : null };
   }
 
-  /** New entries for this owner, or [] when none. */
-  async read(count: number): Promise<StreamEntry[]> {
+  /**
+   * Entries after `after` for this owner, or [] when none: first any of its own pending
+   * entries after `after` (a read whose reply was lost), then new ones.
+   */
+  async read(count: number, after: string): Promise<StreamEntry[]> {
     const reply = (await this.redis
-      .shoalReadBuffer(this.keys.checkpoint, this.keys.stream, this.epoch, CONSUMER_GROUP, this.consumer, count)
+      .shoalReadBuffer(this.keys.checkpoint, this.keys.stream, this.epoch, CONSUMER_GROUP, this.consumer, count, after)
       .catch(mapScriptError)) as [Buffer, StreamEntry[]][] | null;
     if (!reply || reply.length === 0) return [];
     const entries = reply[0]?.[1] ?? [];

@@ -145,7 +145,7 @@ export class PartitionProcessor {
     if (this.flushing && this.actors.pendingEvents() >= this.deps.maxEvents) return 0;
     let entries: StreamEntry[];
     try {
-      entries = await this.checkpoint.read(count);
+      entries = await this.checkpoint.read(count, this.readPosition);
     } catch (err) {
       this.onError(err, 'read');
       return 0;

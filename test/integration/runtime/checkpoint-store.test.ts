@@ -34,7 +34,7 @@ describe('checkpoint store', () => {
     const owner = new CheckpointStore(r.redis, keys, 1, 'shard-0');
     expect(await owner.acquire()).toEqual({ offset: '0-0', flushSeq: 0, intent: null });
     const ids = await append(keys.stream, 5);
-    const read = await owner.read(100);
+    const read = await owner.read(100, '0-0');
     expect(read.map(([id]) => id)).toEqual(ids);
     expect(read[0]![1][1]!.toString()).toBe('payload-0');
     await owner.intent('0-0', ids[4]!);
@@ -54,17 +54,28 @@ describe('checkpoint store', () => {
     const stale = new CheckpointStore(r.redis, keys, 5, 'shard-0');
     await stale.acquire();
     const ids = await append(keys.stream, 3);
-    await stale.read(10);
+    await stale.read(10, '0-0');
     const fresh = new CheckpointStore(r.redis, keys, 6, 'shard-1');
     await fresh.acquire();
-    await expect(stale.read(10)).rejects.toBeInstanceOf(FencedError);
+    await expect(stale.read(10, '0-0')).rejects.toBeInstanceOf(FencedError);
     await expect(stale.intent('0-0', ids[2]!)).rejects.toBeInstanceOf(FencedError);
     await expect(stale.commit({ from: '0-0', to: ids[2]!, dedupPayload: null, dedupMinId: '0-0', ackIds: ids })).rejects.toBeInstanceOf(FencedError);
     expect(await r.redis.hget(keys.checkpoint, 'offset')).toBeNull();
     // The stale owner cannot take the partition back with its old epoch either.
     await expect(stale.acquire()).rejects.toBeInstanceOf(FencedError);
     // The new owner sees every entry after the checkpoint, including those the stale one read.
-    expect((await fresh.read(10)).map(([id]) => id)).toEqual(ids);
+    expect((await fresh.read(10, '0-0')).map(([id]) => id)).toEqual(ids);
+  });
+
+  it('delivers again the entries of a read whose reply was lost, then new ones', async () => {
+    const keys = partition();
+    const owner = new CheckpointStore(r.redis, keys, 1, 'shard-0');
+    await owner.acquire();
+    const ids = await append(keys.stream, 4);
+    await owner.read(2, '0-0'); // Redis delivered ids[0..1], but say the reply never arrived
+    expect((await owner.read(2, '0-0')).map(([id]) => id)).toEqual(ids.slice(0, 2));
+    expect((await owner.read(10, ids[1]!)).map(([id]) => id)).toEqual(ids.slice(2));
+    expect(await owner.read(10, ids[3]!)).toEqual([]);
   });
 
   it('refuses a commit that does not start at the checkpoint', async () => {
@@ -72,7 +83,7 @@ describe('checkpoint store', () => {
     const owner = new CheckpointStore(r.redis, keys, 1, 'shard-0');
     await owner.acquire();
     const ids = await append(keys.stream, 4);
-    await owner.read(10);
+    await owner.read(10, '0-0');
     await owner.commit({ from: '0-0', to: ids[1]!, dedupPayload: null, dedupMinId: '0-0', ackIds: ids.slice(0, 2) });
     await expect(owner.commit({ from: '0-0', to: ids[3]!, dedupPayload: null, dedupMinId: '0-0', ackIds: ids })).rejects.toThrow(/checkpoint is/);
   });
@@ -82,7 +93,7 @@ describe('checkpoint store', () => {
     const first = new CheckpointStore(r.redis, keys, 1, 'shard-0');
     await first.acquire();
     const ids = await append(keys.stream, 6);
-    await first.read(10);
+    await first.read(10, '0-0');
     await first.commit({ from: '0-0', to: ids[1]!, dedupPayload: null, dedupMinId: '0-0', ackIds: ids.slice(0, 2) });
     await first.intent(ids[1]!, ids[3]!);
     // first dies here: its sinks may or may not have been written
@@ -90,7 +101,7 @@ describe('checkpoint store', () => {
     const acquired = await next.acquire();
     expect(acquired).toEqual({ offset: ids[1], flushSeq: 1, intent: { from: ids[1], to: ids[3] } });
     expect((await next.range(ids[1]!, ids[3]!)).map(([id]) => id)).toEqual(ids.slice(2, 4));
-    expect((await next.read(10)).map(([id]) => id)).toEqual(ids.slice(2));
+    expect((await next.read(10, '0-0')).map(([id]) => id)).toEqual(ids.slice(2));
   });
 
   it('trims the dedup log below the horizon', async () => {
@@ -98,7 +109,7 @@ describe('checkpoint store', () => {
     const owner = new CheckpointStore(r.redis, keys, 1, 'shard-0');
     await owner.acquire();
     const ids = await append(keys.stream, 3);
-    await owner.read(10);
+    await owner.read(10, '0-0');
     await owner.commit({ from: '0-0', to: ids[0]!, dedupPayload: Buffer.from('a'), dedupMinId: '0-0', ackIds: [ids[0]!] });
     await owner.commit({ from: ids[0]!, to: ids[1]!, dedupPayload: Buffer.from('b'), dedupMinId: '0-0', ackIds: [ids[1]!] });
     await owner.commit({ from: ids[1]!, to: ids[2]!, dedupPayload: Buffer.from('c'), dedupMinId: ids[1]!, ackIds: [ids[2]!] });
