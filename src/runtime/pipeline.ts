@@ -124,6 +124,7 @@ export class Pipeline {
       health: () => this.health(),
       stats: () => this.stats(),
       metrics: () => this.metrics(),
+      append: (region, partition, events) => this.gateway!.appender.append(region, partition, events),
     });
     const opsPort = await this.ops.listen();
     this.urls = {
