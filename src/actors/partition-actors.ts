@@ -14,7 +14,7 @@
 import { toReadingRows, type CanonicalEvent, type ReadingRow } from '../contracts/canonical-event.js';
 import { DeviceActor } from './device-actor.js';
 import { DEFAULT_DIGEST_SIZE } from './quantile-digest.js';
-import type { ActorOptions, DedupRecord, FlushBatch } from './types.js';
+import type { ActorOptions, DedupRecord, DroppedDuplicate, FlushBatch } from './types.js';
 import { HOUR_MS, MINUTE_MS, WindowAggregator } from './window-aggregator.js';
 
 export class PartitionActors {
@@ -24,6 +24,7 @@ export class PartitionActors {
   private rows: ReadingRow[] = [];
   private accepted: DedupRecord[] = [];
   private duplicates = 0;
+  private dropped: DroppedDuplicate[] = [];
   private late = 0;
 
   constructor(
@@ -42,6 +43,7 @@ export class PartitionActors {
       const late = actor.isLate(event.eventTime);
       if (!actor.offer(event, busTime)) {
         this.duplicates++;
+        this.dropped.push({ deviceId: event.deviceId, eventTime: event.eventTime, readings: event.readings.length });
         continue;
       }
       if (late) this.late++;
@@ -62,8 +64,10 @@ export class PartitionActors {
       rollup1h: this.hours.drain(),
       accepted: this.accepted,
       duplicates: this.duplicates,
+      dropped: this.dropped,
       late: this.late,
     };
+    this.dropped = [];
     this.rows = [];
     this.accepted = [];
     this.duplicates = 0;

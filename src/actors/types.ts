@@ -29,6 +29,13 @@ export interface DedupRecord {
   busTime: number;
 }
 
+/** An event dropped as a duplicate: who, when, how many readings. */
+export interface DroppedDuplicate {
+  deviceId: string;
+  eventTime: number;
+  readings: number;
+}
+
 /** Everything one flush writes, in a deterministic order. */
 export interface FlushBatch {
   rows: ReadingRow[];
@@ -38,6 +45,8 @@ export interface FlushBatch {
   accepted: DedupRecord[];
   /** Events dropped as duplicates since the previous drain. */
   duplicates: number;
+  /** Those duplicates, for the audit's per device and hour counters. */
+  dropped: DroppedDuplicate[];
   /** Events older than their window's... nothing: late events always merge. Count of events
    *  whose event time was more than one minute behind the device's newest event time. */
   late: number;

@@ -9,6 +9,7 @@ import { runStart } from './start-command.js';
 import { runToken } from './token-command.js';
 import { runSimulateCommand } from './simulate-command.js';
 import { runDemo } from './demo-command.js';
+import { runAudit } from './audit-command.js';
 import { DEFAULT_OPS_URL, runDlqList, runDlqPurge, runDlqReplay, runDlqShow } from './dlq-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -55,6 +56,15 @@ program
   .option('--config <file>', 'YAML config file')
   .option('--data-dir <dir>', 'data directory holding the auth secret (default ./data)')
   .action(runSimulateCommand);
+
+program
+  .command('audit')
+  .description('compare accepted vs archived vs stored vs rolled-up events per device and hour')
+  .option('--ops <url>', 'ops API of the running pipeline', 'http://127.0.0.1:8081')
+  .option('--from <time>', 'RFC 3339 start (default: 24 h before --to)')
+  .option('--to <time>', 'RFC 3339 end (default: now)')
+  .option('--json', 'print the whole report as JSON')
+  .action(runAudit);
 
 program
   .command('demo')

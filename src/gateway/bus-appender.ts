@@ -11,7 +11,9 @@ import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { encodeEvents } from '../contracts/bus-codec.js';
 import type { Rejection } from '../contracts/frame.js';
 import { RetryableError, errorMessage } from '../errors.js';
+import { COUNTER_TTL_S, counterArgs, countEvents } from '../runtime/audit-counters.js';
 import type { Keys } from '../runtime/keys.js';
+import { defineScripts } from '../runtime/script-loader.js';
 
 export interface BusAppenderOptions {
   redis: Redis | Cluster;
@@ -37,6 +39,8 @@ export interface DlqMeta {
 /** One future stream entry and the callers waiting for it. */
 interface Chunk {
   key: string;
+  region: string;
+  partition: number;
   events: CanonicalEvent[];
   resolve: () => void;
   reject: (err: Error) => void;
@@ -59,6 +63,7 @@ export class BusAppender {
   readonly counters = { entries: 0, events: 0, failures: 0, dlqEntries: 0, dlqFailures: 0 };
 
   constructor(private readonly options: BusAppenderOptions) {
+    defineScripts(options.redis);
     this.maxPerEntry = options.maxEventsPerEntry ?? 2000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.dlqMaxLen = options.dlqMaxLen ?? 100_000;
@@ -76,7 +81,7 @@ export class BusAppender {
     let offset = 0;
     while (offset < events.length) {
       let chunk = chunks[chunks.length - 1];
-      if (!chunk || chunk.events.length >= this.maxPerEntry) chunks.push((chunk = newChunk(key)));
+      if (!chunk || chunk.events.length >= this.maxPerEntry) chunks.push((chunk = newChunk(key, region, partition)));
       const take = Math.min(this.maxPerEntry - chunk.events.length, events.length - offset);
       for (let i = offset; i < offset + take; i++) chunk.events.push(events[i] as CanonicalEvent);
       offset += take;
@@ -151,8 +156,12 @@ export class BusAppender {
   private async write(chunks: Chunk[]): Promise<void> {
     try {
       this.checkConnected();
-      const pipeline = this.options.redis.pipeline();
-      for (const chunk of chunks) pipeline.xadd(chunk.key, '*', 'd', encodeEvents(chunk.events));
+      const pipeline = this.options.redis.pipeline() as ReturnType<Redis['pipeline']> & { shoalAppend: (...args: (string | number | Buffer)[]) => unknown };
+      for (const chunk of chunks) {
+        // The entry and the audit's accepted counters in one script: both or neither.
+        const { keys, argv } = counterArgs(countEvents(chunk.events), (hour) => this.options.keys.acceptedCounts(chunk.region, chunk.partition, hour));
+        pipeline.shoalAppend(1 + keys.length, chunk.key, ...keys, encodeEvents(chunk.events), COUNTER_TTL_S, ...argv);
+      }
       const results = await this.withTimeout(pipeline.exec());
       chunks.forEach((chunk, i) => {
         const err = results?.[i]?.[0] ?? (results ? null : new Error('pipeline discarded'));
@@ -200,14 +209,14 @@ export class BusAppender {
   }
 }
 
-function newChunk(key: string): Chunk {
+function newChunk(key: string, region: string, partition: number): Chunk {
   let resolve: () => void = () => undefined;
   let reject: (err: Error) => void = () => undefined;
   const done = new Promise<void>((ok, fail) => {
     resolve = ok;
     reject = fail;
   });
-  return { key, events: [], resolve, reject, done };
+  return { key, region, partition, events: [], resolve, reject, done };
 }
 
 /** Throw the first error of a pipeline's results. */

@@ -6,6 +6,7 @@
  *   GET /readyz                           200 when every health check is up, else 503 + which are down
  *   GET /metrics                          Prometheus text format
  *   GET /api/v1/stats                     the pipeline's stats()
+ *   GET /api/v1/audit?from&to             accepted vs archived vs stored vs rolled up
  *   GET /api/v1/dlq?region=R&limit=N&code=C   newest DLQ entries of a region
  *   GET|DELETE /api/v1/dlq/{region}/{id}, POST …/{id}/replay, DELETE /api/v1/dlq/{region}
  *                                         DLQ triage (see dlq-routes.ts)
@@ -33,7 +34,8 @@ import type { DlqAppend } from './dlq-replayer.js';
 import { DlqRoutes } from './dlq-routes.js';
 import { downChecks, type HealthReport } from './health.js';
 import { sendBody, sendError, sendJson } from './http-response.js';
-import { parseDeviceId } from './query-params.js';
+import type { AuditReport } from './auditor.js';
+import { parseDeviceId, parseTimeRange } from './query-params.js';
 
 export interface OpsServerDeps {
   config: Config;
@@ -53,6 +55,8 @@ export interface OpsServerDeps {
    * Without it, DLQ replay answers 503 REPLAY_UNAVAILABLE.
    */
   append?: DlqAppend;
+  /** The audit of a time range (see auditor.ts); without it /api/v1/audit answers 503. */
+  audit?: (from: number, to: number) => Promise<AuditReport>;
 }
 
 export { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './dlq-routes.js';
@@ -156,6 +160,12 @@ export class OpsServer {
       case '/api/v1/stats':
         sendJson(res, 200, await this.deps.stats());
         return;
+      case '/api/v1/audit': {
+        if (!this.deps.audit) throw new ApiError(503, 'AUDIT_UNAVAILABLE', 'this server has no audit');
+        const { from, to } = parseTimeRange(params, 24 * 3_600_000, (this.deps.clock ?? Date.now)());
+        sendJson(res, 200, await this.deps.audit(from, to));
+        return;
+      }
     }
     const device = DEVICE_ROUTE.exec(path);
     if (device) {

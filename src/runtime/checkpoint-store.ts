@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import { CheckpointMovedError, FencedError, RetryableError, ShoalError } from '../errors.js';
 import { CONSUMER_GROUP, type PartitionKeys } from './keys.js';
+import { COUNTER_TTL_S, counterArgs, type HourCounts } from './audit-counters.js';
 import { defineScripts, type ScriptedRedis } from './script-loader.js';
 
 export interface AcquiredPartition {
@@ -29,6 +30,8 @@ export interface CommitRequest {
   dedupPayload: Buffer | null;
   dedupMinId: string;
   ackIds: readonly string[];
+  /** Duplicates dropped by this flush, per event hour (audit counters); default none. */
+  duplicates?: readonly HourCounts[];
 }
 
 function mapScriptError(err: unknown): never {
@@ -47,6 +50,8 @@ export class CheckpointStore {
     private readonly keys: PartitionKeys,
     private readonly epoch: number,
     private readonly consumer: string,
+    /** Key of the duplicate-counter hash of an event hour (audit). */
+    private readonly duplicateKey: (hour: number) => string = (hour) => `${keys.checkpoint}:dupes:${hour}`,
   ) {
     this.redis = defineScripts(redis);
   }
@@ -94,18 +99,24 @@ export class CheckpointStore {
   }
 
   async commit(req: CommitRequest): Promise<number> {
+    const dupes = counterArgs(req.duplicates ?? [], this.duplicateKey);
     const seq = await this.redis
       .shoalCommit(
+        3 + dupes.keys.length,
         this.keys.checkpoint,
         this.keys.stream,
         this.keys.dedup,
+        ...dupes.keys,
         this.epoch,
         req.from,
         req.to,
         CONSUMER_GROUP,
         req.dedupPayload ?? '',
         req.dedupMinId,
+        COUNTER_TTL_S,
+        req.ackIds.length,
         ...req.ackIds,
+        ...dupes.argv,
       )
       .catch(mapScriptError);
     return Number(seq);

@@ -39,9 +39,14 @@ export class Keys {
     return `${this.prefix}:{${region}:dlq}:dlq`;
   }
 
-  /** Gateway counters of accepted events per device and hour (audit). */
-  accepted(region: string): string {
-    return `${this.prefix}:{${region}:acc}:accepted`;
+  /** Gateway counters of events accepted onto a partition's stream, per event hour (audit). */
+  acceptedCounts(region: string, partition: number, hour: number): string {
+    return `${this.prefix}:{${region}:${partition}}:accepted:${hour}`;
+  }
+
+  /** Shard counters of duplicates dropped in a partition, per event hour (audit). */
+  duplicateCounts(region: string, partition: number, hour: number): string {
+    return `${this.prefix}:{${region}:${partition}}:dupes:${hour}`;
   }
 
   /** Process-wide metadata (owner epoch counter, instance info). */

@@ -25,6 +25,7 @@ import { encodeBatch } from '../sinks/batch-encoder.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { archiveObjects } from '../sinks/raw-archive.js';
 import type { Redis } from 'ioredis';
+import { countByHour } from './audit-counters.js';
 import { CheckpointStore, type StreamEntry } from './checkpoint-store.js';
 import { decodeDedupRecords, encodeDedupRecords } from './dedup-log-codec.js';
 import type { Keys } from './keys.js';
@@ -87,7 +88,9 @@ export class PartitionProcessor {
     this.partition = deps.partition;
     this.clock = deps.clock ?? Date.now;
     this.log = deps.logger.child({ region: deps.region, partition: deps.partition });
-    this.checkpoint = new CheckpointStore(deps.redis, deps.keys.partition(deps.region, deps.partition), deps.epoch, deps.consumer);
+    this.checkpoint = new CheckpointStore(deps.redis, deps.keys.partition(deps.region, deps.partition), deps.epoch, deps.consumer, (hour) =>
+      deps.keys.duplicateCounts(deps.region, deps.partition, hour),
+    );
     this.actors = new PartitionActors(deps.partition, deps.actorOptions);
   }
 
@@ -231,6 +234,7 @@ export class PartitionProcessor {
           dedupPayload: encodeDedupRecords(batch.accepted),
           dedupMinId,
           ackIds: ids,
+          duplicates: countByHour(batch.dropped),
         });
         this.committed = to;
         this.lastError = null;

@@ -26,6 +26,7 @@ import type { Config } from '../config.js';
 import { loadOrCreateSecret } from '../contracts/auth-secret.js';
 import { errorMessage } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
+import { Auditor } from '../ops/auditor.js';
 import { OpsServer } from '../ops/ops-server.js';
 import type { HealthReport } from '../ops/health.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
@@ -125,6 +126,7 @@ export class Pipeline {
       stats: () => this.stats(),
       metrics: () => this.metrics(),
       append: (region, partition, events) => this.gateway!.appender.append(region, partition, events),
+      audit: (from, to) => new Auditor({ config, redis: this.redis!, keys: this.keys, store: this.store!, objects: this.objects! }).run(from, to),
     });
     const opsPort = await this.ops.listen();
     this.urls = {

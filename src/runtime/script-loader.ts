@@ -4,13 +4,14 @@
  * Each script's header lists its KEYS, ARGV and result.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export const SCRIPTS = {
   shoalAcquire: { file: 'acquire.lua', keys: 2 },
   shoalRead: { file: 'read.lua', keys: 2 },
   shoalIntent: { file: 'intent.lua', keys: 1 },
-  shoalCommit: { file: 'commit.lua', keys: 3 },
+  shoalCommit: { file: 'commit.lua', keys: null },
+  shoalAppend: { file: 'append.lua', keys: null },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -30,9 +31,11 @@ function source(name: ScriptName): string {
 type ScriptFn = (...args: (string | number | Buffer)[]) => Promise<unknown>;
 export type ScriptedRedis = Redis & { [K in ScriptName]: ScriptFn } & { [K in ScriptName as `${K}Buffer`]: ScriptFn };
 
-export function defineScripts(redis: Redis): ScriptedRedis {
+export function defineScripts(redis: Redis | Cluster): ScriptedRedis {
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
-    if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: SCRIPTS[name].keys, lua: source(name) });
+    const keys = SCRIPTS[name].keys;
+    // keys null: the caller passes the key count first (scripts with a variable key list).
+    if (!(name in redis)) redis.defineCommand(name, { ...(keys === null ? {} : { numberOfKeys: keys }), lua: source(name) });
   }
-  return redis as ScriptedRedis;
+  return redis as unknown as ScriptedRedis;
 }

@@ -186,3 +186,45 @@ export async function tableStats(store: AnalyticsStore, db: string): Promise<Tab
     parts: Number(r.parts),
   }));
 }
+
+/** Per device and event hour: what one table holds (audit). `events` counts events and readings. */
+export interface HourTally {
+  deviceId: string;
+  /** Hour start, epoch ms. */
+  hour: number;
+  events: number;
+  readings: number;
+}
+
+const AUDIT_EVENTS_SQL = `SELECT device_id, toUnixTimestamp(toStartOfHour(event_time)) AS hour_s,
+  uniqExact(event_id) AS events, count() AS readings
+FROM {db:Identifier}.events FINAL
+WHERE event_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+  AND event_time < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+GROUP BY device_id, hour_s`;
+
+const AUDIT_ROLLUP_SQL = `SELECT device_id, toUnixTimestamp(window_start) AS hour_s, sum(count) AS readings
+FROM {db:Identifier}.rollup_1h
+WHERE window_start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+  AND window_start < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+GROUP BY device_id, hour_s`;
+
+/** Distinct events and readings stored in `events`, per device and hour. */
+export async function tallyStoredEvents(store: AnalyticsStore, db: string, from: number, to: number): Promise<HourTally[]> {
+  const rows = await store.query<{ device_id: string; hour_s: Num; events: Num; readings: Num }>(AUDIT_EVENTS_SQL, {
+    db,
+    from: assertTime('from', from),
+    to: assertTime('to', to),
+  });
+  return rows.map((r) => ({ deviceId: r.device_id, hour: Number(r.hour_s) * 1000, events: Number(r.events), readings: Number(r.readings) }));
+}
+
+/** Readings counted by the hourly rollups, per device and hour (`events` is 0: rollups count readings). */
+export async function tallyRolledUp(store: AnalyticsStore, db: string, from: number, to: number): Promise<HourTally[]> {
+  const rows = await store.query<{ device_id: string; hour_s: Num; readings: Num }>(AUDIT_ROLLUP_SQL, {
+    db,
+    from: assertTime('from', from),
+    to: assertTime('to', to),
+  });
+  return rows.map((r) => ({ deviceId: r.device_id, hour: Number(r.hour_s) * 1000, events: 0, readings: Number(r.readings) }));
+}

@@ -2,17 +2,21 @@
   commit: the atomic end of a flush, after every sink write succeeded.
 
   KEYS[1] checkpoint hash   KEYS[2] event stream   KEYS[3] dedup log stream
+  KEYS[4..] duplicate-counter hashes of this partition, one per event hour (audit)
   ARGV[1] epoch
   ARGV[2] from (exclusive; must equal the stored offset)
   ARGV[3] to (inclusive; the new offset)
   ARGV[4] group
   ARGV[5] dedup payload (msgpack of the ids this flush accepted; '' when none)
   ARGV[6] dedup log MINID (entries older than the dedup horizon are trimmed)
-  ARGV[7..] stream entry ids to XACK
+  ARGV[7] counter time to live, seconds
+  ARGV[8] n, the number of stream entry ids to XACK, then those n ids
+  then, for each duplicate-counter hash in KEYS order: m, then m pairs (field, increment)
 
   Effects, all or nothing: checkpoint offset = to, flush_seq + 1, intent cleared, dedup ids
-  appended (entry id = to, so the log is ordered like the stream), entries acknowledged,
-  stream trimmed below the new offset, dedup log trimmed below the horizon.
+  appended (entry id = to, so the log is ordered like the stream), duplicates counted,
+  entries acknowledged, stream trimmed below the new offset, dedup log trimmed below the
+  horizon.
   Result: the new flush_seq, or error "FENCED ..." / "CHECKPOINT_MOVED ...".
 ]]
 local current = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
@@ -30,12 +34,23 @@ redis.call('HDEL', KEYS[1], 'intent_from', 'intent_to')
 if ARGV[5] ~= '' then
   redis.call('XADD', KEYS[3], ARGV[3], 'd', ARGV[5])
 end
-local n = #ARGV
-local i = 7
-while i <= n do
-  local last = math.min(i + 499, n)
+local n = tonumber(ARGV[8])
+local i = 9
+local last_id = 8 + n
+while i <= last_id do
+  local last = math.min(i + 499, last_id)
   redis.call('XACK', KEYS[2], ARGV[4], unpack(ARGV, i, last))
   i = last + 1
+end
+local a = last_id + 1
+for k = 4, #KEYS do
+  local m = tonumber(ARGV[a])
+  a = a + 1
+  for _ = 1, m do
+    redis.call('HINCRBY', KEYS[k], ARGV[a], ARGV[a + 1])
+    a = a + 2
+  end
+  redis.call('EXPIRE', KEYS[k], ARGV[7])
 end
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3])
 redis.call('XTRIM', KEYS[3], 'MINID', ARGV[6])

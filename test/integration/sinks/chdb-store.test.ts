@@ -59,7 +59,7 @@ function row(deviceId: string, eventTime: number, sensorType: string, value: num
 }
 
 function batchOf(rows: ReadingRow[], rollup1m: WindowPartial[] = [], rollup1h: WindowPartial[] = []): FlushBatch {
-  return { rows, rollup1m, rollup1h, accepted: [], duplicates: 0, late: 0 };
+  return { rows, rollup1m, rollup1h, accepted: [], duplicates: 0, dropped: [], late: 0 };
 }
 
 async function insertBatch(region: string, batch: FlushBatch, token: string): Promise<void> {

@@ -12,6 +12,7 @@ const batch: fc.Arbitrary<FlushBatch> = fc.record({
   rollup1h: fc.array(windowPartial, { maxLength: 10 }),
   accepted: fc.constant([]),
   duplicates: fc.constant(0),
+  dropped: fc.constant([]),
   late: fc.constant(0),
 });
 
@@ -57,7 +58,7 @@ describe('encodeBatch', () => {
   it('keeps free text exact however many tabs, newlines and backslashes it holds', () => {
     fc.assert(
       fc.property(fc.array(readingRow, { minLength: 1, maxLength: 10 }), (rows) => {
-        const [events] = encodeBatch({ rows, rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, late: 0 });
+        const [events] = encodeBatch({ rows, rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, dropped: [], late: 0 });
         const parsed = parseTsv(events!.body);
         const col = (name: string): number => INSERT_COLUMNS.events.indexOf(name);
         rows.forEach((r, i) => {
@@ -76,7 +77,7 @@ describe('encodeBatch', () => {
   it('writes the window digest as parallel means and weights arrays', () => {
     fc.assert(
       fc.property(windowPartial, (p) => {
-        const [ins] = encodeBatch({ rows: [], rollup1m: [p], rollup1h: [], accepted: [], duplicates: 0, late: 0 });
+        const [ins] = encodeBatch({ rows: [], rollup1m: [p], rollup1h: [], accepted: [], duplicates: 0, dropped: [], late: 0 });
         const f = parseTsv(ins!.body)[0]!;
         const means = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('means')]!) as number[];
         const weights = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('weights')]!) as number[];
@@ -88,7 +89,7 @@ describe('encodeBatch', () => {
   });
 
   it('writes nothing for an empty batch', () => {
-    expect(encodeBatch({ rows: [], rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, late: 0 })).toEqual([]);
+    expect(encodeBatch({ rows: [], rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, dropped: [], late: 0 })).toEqual([]);
   });
 });
 
