@@ -18,7 +18,8 @@
 import type { Logger } from 'pino';
 import { PartitionActors } from '../actors/partition-actors.js';
 import type { ActorOptions, FlushBatch } from '../actors/types.js';
-import { decodeEvents } from '../contracts/bus-codec.js';
+import { decodeEvents, encodeEvents } from '../contracts/bus-codec.js';
+import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { encodeBatch } from '../sinks/batch-encoder.js';
@@ -33,7 +34,22 @@ import type { PartitionStatus } from './messages.js';
 import type { ShardMetrics } from './shard-metrics.js';
 import { busTimeOf, compareStreamIds } from './stream-id.js';
 
+export interface PoisonEntry {
+  region: string;
+  entryId: string;
+  fields: Buffer[];
+  error: UnrecoverableError;
+  attempts: number;
+  /** Devices whose events the entry holds (empty when it could not be decoded). */
+  devices: string[];
+}
+
+/** Attempts at applying one bus entry before it goes to the DLQ. */
+export const MAX_APPLY_ATTEMPTS = 3;
+
 export interface FlushHooks {
+  /** Called before an entry's events reach the actors; may throw (fault tests). */
+  beforeApply?: (events: readonly CanonicalEvent[]) => void;
   /** Called after every sink write of a flush succeeded and before its commit (fault tests). */
   afterSinks?: (region: string, partition: number, to: string) => void | Promise<void>;
 }
@@ -54,8 +70,8 @@ export interface PartitionProcessorDeps {
   metrics: ShardMetrics;
   clock?: () => number;
   hooks?: FlushHooks;
-  /** Called with an entry that cannot be decoded (poison), before it is skipped. */
-  onPoison?: (region: string, entryId: string, fields: Buffer[], error: Error) => Promise<void>;
+  /** Called with an entry that cannot be applied (poison), before it is skipped. */
+  onPoison?: (poison: PoisonEntry) => Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -82,6 +98,12 @@ export class PartitionProcessor {
   private moved = false;
   private lastError: string | null = null;
   private stopping = false;
+  /** Failed apply attempts per entry id (bounded retries before the DLQ). */
+  private readonly attempts = new Map<string, number>();
+  /** Devices of a retried entry whose events were already applied. */
+  private readonly applied = new Map<string, Set<string>>();
+  /** No reading before this time (backoff after a failed entry). */
+  private retryAt = 0;
 
   constructor(private readonly deps: PartitionProcessorDeps) {
     this.region = deps.region;
@@ -131,7 +153,9 @@ export class PartitionProcessor {
       const entries = await this.checkpoint.range(from, to);
       const ids: string[] = [];
       for (const entry of entries) {
-        await this.applyEntry(entry);
+        // The range was fully processed before the crash: finish each entry the same way
+        // (applied, or to the DLQ after its attempts), never leave one out of the batch.
+        while (!(await this.applyEntry(entry)));
         ids.push(entry[0]);
       }
       this.log.warn({ from, to, entries: entries.length }, 're-running unfinished flush');
@@ -143,7 +167,7 @@ export class PartitionProcessor {
 
   /** Read and apply new entries; returns how many were read. */
   async poll(count: number): Promise<number> {
-    if (this.fenced || this.moved || this.stopping) return 0;
+    if (this.fenced || this.moved || this.stopping || this.clock() < this.retryAt) return 0;
     // Hold reading while a slow flush already has a full batch waiting behind it.
     if (this.flushing && this.actors.pendingEvents() >= this.deps.maxEvents) return 0;
     let entries: StreamEntry[];
@@ -156,14 +180,16 @@ export class PartitionProcessor {
     const stale: string[] = [];
     for (const entry of entries) {
       const id = entry[0];
-      this.lastRead = id;
       // Entries at or below the checkpoint are redelivered after an acquire; they are
       // already in the sinks, only their acknowledgement is left.
       if (compareStreamIds(id, this.committed) <= 0) {
         stale.push(id);
+        this.lastRead = id;
         continue;
       }
-      await this.applyEntry(entry);
+      // A failed entry stops this read: it is delivered again (after lastRead) next time.
+      if (!(await this.applyEntry(entry))) break;
+      this.lastRead = id;
       this.unflushedIds.push(id);
       this.unflushedTo = id;
     }
@@ -171,19 +197,58 @@ export class PartitionProcessor {
     return entries.length;
   }
 
-  private async applyEntry([id, fields]: StreamEntry): Promise<void> {
+  /**
+   * Apply one entry, device by device. Returns false when a device's events failed and the
+   * entry should be retried (only the devices not yet applied are applied again). An entry
+   * that cannot be decoded, or a device whose events failed MAX_APPLY_ATTEMPTS times, goes to
+   * the DLQ with its payload and counts as done: one bad input never stalls the partition,
+   * and other devices in the same entry are not held back by it.
+   */
+  private async applyEntry([id, fields]: StreamEntry): Promise<boolean> {
     const payload = fields[1];
+    let events: CanonicalEvent[];
     try {
       if (!payload) throw new UnrecoverableError('ENTRY_UNDECODABLE', `entry ${id} has no payload field`);
-      const events = decodeEvents(payload);
-      this.actors.apply(id, busTimeOf(id), events);
-      this.deps.metrics.eventsProcessed.inc({ region: this.region }, events.length);
+      events = decodeEvents(payload);
     } catch (err) {
       if (!(err instanceof UnrecoverableError)) throw err;
-      this.deps.metrics.poisonEntries.inc({ region: this.region });
-      this.log.error({ entry: id, err: err.message }, 'undecodable bus entry moved to the DLQ');
-      await this.deps.onPoison?.(this.region, id, fields, err);
+      await this.deadLetter({ region: this.region, entryId: id, fields, error: err, attempts: 1, devices: [] });
+      return true;
     }
+    const done = this.applied.get(id) ?? new Set<string>();
+    const failed = new Map<string, { events: CanonicalEvent[]; error: unknown }>();
+    for (const [device, group] of byDevice(events)) {
+      if (done.has(device)) continue;
+      try {
+        this.deps.hooks?.beforeApply?.(group);
+        this.actors.apply(id, busTimeOf(id), group);
+        this.deps.metrics.eventsProcessed.inc({ region: this.region }, group.length);
+        done.add(device);
+      } catch (error) {
+        failed.set(device, { events: group, error });
+      }
+    }
+    const attempts = (this.attempts.get(id) ?? 0) + 1;
+    if (failed.size > 0 && attempts < MAX_APPLY_ATTEMPTS) {
+      this.attempts.set(id, attempts);
+      this.applied.set(id, done);
+      this.retryAt = this.clock() + 100 * 2 ** attempts;
+      this.log.warn({ entry: id, attempts, devices: [...failed.keys()] }, 'applying a bus entry failed; will retry');
+      return false;
+    }
+    this.attempts.delete(id);
+    this.applied.delete(id);
+    for (const [device, f] of failed) {
+      const error = new UnrecoverableError('ACTOR_FAILED', `applying the events failed ${attempts} times: ${errorMessage(f.error)}`, { cause: f.error });
+      await this.deadLetter({ region: this.region, entryId: id, fields: [Buffer.from('d'), encodeEvents(f.events)], error, attempts, devices: [device] });
+    }
+    return true;
+  }
+
+  private async deadLetter(poison: PoisonEntry): Promise<void> {
+    this.deps.metrics.poisonEntries.inc({ region: this.region });
+    this.log.error({ entry: poison.entryId, attempts: poison.attempts, devices: poison.devices, err: poison.error.message }, 'bus input moved to the DLQ');
+    await this.deps.onPoison?.(poison);
   }
 
   shouldFlush(now: number): boolean {
@@ -305,4 +370,15 @@ export class PartitionProcessor {
       lastError: this.lastError,
     };
   }
+}
+
+/** An entry's events grouped by device, devices in order of first appearance. */
+function byDevice(events: readonly CanonicalEvent[]): Map<string, CanonicalEvent[]> {
+  const groups = new Map<string, CanonicalEvent[]>();
+  for (const e of events) {
+    const g = groups.get(e.deviceId);
+    if (g) g.push(e);
+    else groups.set(e.deviceId, [e]);
+  }
+  return groups;
 }

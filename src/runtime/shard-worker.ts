@@ -40,18 +40,21 @@ async function main(): Promise<void> {
   // writes succeeded, before its checkpoint commit (the window invariant 2 is about).
   const crashAfter = Number(process.env['SHOAL_FAULT_CRASH_AFTER_SINKS'] ?? 0);
   let sinkWrites = 0;
-  const hooks: FlushHooks | undefined =
-    crashAfter > 0
-      ? {
-          afterSinks: (region, partition, to) => {
-            if (++sinkWrites < crashAfter) return;
-            // Written synchronously: the SIGKILL below leaves no time for pino's async flush.
-            writeSync(2, `${JSON.stringify({ level: 40, region, partition, to, msg: 'fault injection: killing the process between sinks and commit' })}\n`);
-            process.kill(process.pid, 'SIGKILL');
-            return new Promise<void>(() => undefined); // never commit
-          },
-        }
-      : undefined;
+  // And: make the actors fail on every entry holding this device's events (poison tests).
+  const throwFor = process.env['SHOAL_FAULT_ACTOR_THROW_DEVICE'];
+  const hooks: FlushHooks = {};
+  if (throwFor)
+    hooks.beforeApply = (events) => {
+      if (events.some((e) => e.deviceId === throwFor)) throw new Error(`injected actor failure for ${throwFor}`);
+    };
+  if (crashAfter > 0)
+    hooks.afterSinks = (region, partition, to) => {
+      if (++sinkWrites < crashAfter) return;
+      // Written synchronously: the SIGKILL below leaves no time for pino's async flush.
+      writeSync(2, `${JSON.stringify({ level: 40, region, partition, to, msg: 'fault injection: killing the process between sinks and commit' })}\n`);
+      process.kill(process.pid, 'SIGKILL');
+      return new Promise<void>(() => undefined); // never commit
+    };
   const shard = new Shard({
     shard: init.shard,
     epoch: init.epoch,

@@ -15,7 +15,7 @@ import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import type { Keys } from './keys.js';
 import type { PartitionStatus } from './messages.js';
-import { PartitionProcessor, type FlushHooks } from './partition-processor.js';
+import { PartitionProcessor, type FlushHooks, type PoisonEntry } from './partition-processor.js';
 import type { PartitionRef } from './partitioning.js';
 import type { ShardMetrics } from './shard-metrics.js';
 
@@ -70,7 +70,7 @@ export class Shard {
       metrics: deps.metrics,
       clock: this.clock,
       hooks: deps.hooks,
-      onPoison: (region, id, fields, err) => this.deadLetter(region, id, fields, err),
+      onPoison: (poison) => this.deadLetter(poison),
     });
   }
 
@@ -143,19 +143,23 @@ export class Shard {
     return this.processors.map((p) => p.status());
   }
 
-  private async deadLetter(region: string, entryId: string, fields: Buffer[], err: Error): Promise<void> {
-    const payload = fields[1] ?? Buffer.alloc(0);
+  private async deadLetter(poison: PoisonEntry): Promise<void> {
+    const payload = poison.fields[1] ?? Buffer.alloc(0);
     await this.deps.redis.xadd(
-      this.deps.keys.dlq(region),
+      this.deps.keys.dlq(poison.region),
       '*',
       'code',
-      'ENTRY_UNDECODABLE',
+      poison.error.code,
       'message',
-      err.message,
+      poison.error.message,
       'entry_id',
-      entryId,
+      poison.entryId,
+      'attempts',
+      String(poison.attempts),
+      'device_id',
+      poison.devices.join(','),
       'region',
-      region,
+      poison.region,
       'source',
       'bus',
       'ingest_time',

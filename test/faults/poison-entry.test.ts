@@ -71,4 +71,41 @@ describe('poison bus entry', () => {
     await client.close();
     expect(await s.stop()).toBe(0);
   }, 120_000);
+
+  it('moves a device whose events keep failing in the actors to the DLQ after 3 attempts', async () => {
+    await shoal?.cleanup();
+    shoal = await startShoal({
+      shards: 1,
+      config: { partitions: 1, flush: { intervalMs: 150 } },
+      env: { SHOAL_FAULT_ACTOR_THROW_DEVICE: 'actor-poison' },
+    });
+    const s = shoal;
+    const secret = loadOrCreateSecret(s.dataDir);
+    const now = Date.now();
+    const bad = await DeviceClient.connect(s.ingestUrl, await issueDeviceToken(secret, 'actor-poison', 'eu-west'));
+    const good = await DeviceClient.connect(s.ingestUrl, await issueDeviceToken(secret, 'actor-healthy', 'eu-west'));
+    // Sent together, so the gateway likely coalesces both devices into one bus entry.
+    const acks = await Promise.all([
+      bad.send([v1Event('actor-poison', 'eu-west', now - 1000, 'temperature', 5)]),
+      good.send(Array.from({ length: 5 }, (_, i) => v1Event('actor-healthy', 'eu-west', now - i * 1000, 'temperature', i))),
+    ]);
+    expect(acks.map((a) => a.accepted)).toEqual([1, 5]);
+    const from = new Date(now - 3_600_000).toISOString();
+    const to = new Date(now + 60_000).toISOString();
+    await waitFor('the healthy device flows', async () => {
+      const b = await getJson<{ rows: unknown[] }>(`${s.opsUrl}/api/v1/devices/actor-healthy/events?from=${from}&to=${to}`);
+      return b.rows.length === 5 ? true : undefined;
+    });
+    const entry = await waitFor('the failing device in the DLQ', async () => {
+      const b = await getJson<{ entries: { code: string; device_id: string; message: string }[] }>(`${s.opsUrl}/api/v1/dlq?region=eu-west&code=ACTOR_FAILED`);
+      return b.entries[0];
+    });
+    expect(entry.device_id).toBe('actor-poison');
+    expect(entry.message).toMatch(/failed 3 times/);
+    expect(s.logs().match(/applying a bus entry failed; will retry/g)?.length).toBe(2);
+    const poisoned = await getJson<{ rows: unknown[] }>(`${s.opsUrl}/api/v1/devices/actor-poison/events?from=${from}&to=${to}`);
+    expect(poisoned.rows).toHaveLength(0);
+    await Promise.all([bad.close(), good.close()]);
+    expect(await s.stop()).toBe(0);
+  }, 120_000);
 });
