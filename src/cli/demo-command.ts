@@ -4,6 +4,7 @@
  * and the pipeline keeps running until Ctrl-C.
  */
 import { loadOrCreateSecret } from '../contracts/auth-secret.js';
+import { simulatedDeviceId } from '../simulator/device-profiles.js';
 import { runSimulate } from '../simulator/simulate-command.js';
 import { startPipeline } from './start-command.js';
 
@@ -28,7 +29,7 @@ export async function runDemo(flags: DemoFlags): Promise<void> {
     regions: config.regions,
     secret,
   });
-  const sample = `sim-${config.regions[0]}-000000`;
+  const sample = simulatedDeviceId(config.regions[0] ?? 'us-east', 0);
   process.stdout.write(
     `fleet finished; try: curl '${urls.ops}/api/v1/devices/${sample}/rollups?sensor=temperature&step=1m'\n`,
   );
