@@ -75,3 +75,12 @@ export function expectedRollups(events: Iterable<DeviceEvent>, widthMs: number):
   }
   return out;
 }
+
+/** A v4-shaped UUID from a seeded generator (uniform in [0, 1)), so a run can be reproduced. */
+export function seededUuid(random: () => number): string {
+  const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16));
+  hex[12] = '4';
+  hex[16] = (8 + Math.floor(random() * 4)).toString(16);
+  const s = hex.join('');
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+}
