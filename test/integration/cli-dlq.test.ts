@@ -8,8 +8,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, validateUserConfig, type Config } from '../../src/config.js';
 import type { CanonicalEvent } from '../../src/contracts/canonical-event.js';
@@ -20,9 +18,9 @@ import { OpsServer } from '../../src/ops/ops-server.js';
 import { Keys } from '../../src/runtime/keys.js';
 import { partitionOf } from '../../src/runtime/partitioning.js';
 import { v1Event, type DeviceEvent } from '../helpers/events.js';
+import { opsServerDeps } from '../helpers/ops-fixture.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { CLI } from '../helpers/shoal-process.js';
-import { FakeAnalyticsStore } from '../unit/ops/fake-analytics-store.js';
 import { streamEvents } from './gateway/fixtures.js';
 
 const DEVICE = { deviceId: 'boiler-3', region: 'us-east' };
@@ -111,17 +109,7 @@ beforeAll(async () => {
   config = resolveConfig(validateUserConfig({ ops: { port: 0 }, partitions: 4 }));
   keys = new Keys(`clidlq${process.pid}`);
   appender = new BusAppender({ redis: testRedis.client(), keys, regions: config.regions, lingerMs: 0 });
-  server = new OpsServer({
-    config,
-    store: new FakeAnalyticsStore(),
-    redis: testRedis.client(),
-    keys,
-    logger: pino({ level: 'silent' }),
-    health: () => Promise.resolve({ checks: {} }),
-    stats: () => Promise.resolve({}),
-    metrics: new Registry(),
-    append: (region, partition, events) => appender.append(region, partition, events),
-  });
+  server = new OpsServer(opsServerDeps(testRedis, config, keys, { append: (region, partition, events) => appender.append(region, partition, events) }));
   ops = `http://127.0.0.1:${await server.listen()}`;
   workDir = mkdtempSync(join(tmpdir(), 'shoal-cli-dlq-'));
 });

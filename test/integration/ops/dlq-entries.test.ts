@@ -3,8 +3,6 @@
  * own DLQ writer (BusAppender.appendDlq): one entry by id, the list filtered by code (also
  * past one scan batch), deleting one entry, and purging a region by code, by time, or whole.
  */
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveConfig, validateUserConfig, type Config } from '../../../src/config.js';
 import type { Rejection } from '../../../src/contracts/frame.js';
@@ -12,8 +10,8 @@ import { RejectCode } from '../../../src/errors.js';
 import { BusAppender } from '../../../src/gateway/bus-appender.js';
 import { OpsServer } from '../../../src/ops/ops-server.js';
 import { Keys } from '../../../src/runtime/keys.js';
+import { opsServerDeps } from '../../helpers/ops-fixture.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
-import { FakeAnalyticsStore } from '../../unit/ops/fake-analytics-store.js';
 import { waitFor } from '../gateway/fixtures.js';
 
 let testRedis: TestRedis;
@@ -36,16 +34,7 @@ beforeAll(async () => {
   config = resolveConfig(validateUserConfig({ ops: { port: 0 } }));
   keys = new Keys(`dlqentries${process.pid}`);
   appender = new BusAppender({ redis: testRedis.client(), keys, regions: config.regions, lingerMs: 0 });
-  server = new OpsServer({
-    config,
-    store: new FakeAnalyticsStore(),
-    redis: testRedis.client(),
-    keys,
-    logger: pino({ level: 'silent' }),
-    health: () => Promise.resolve({ checks: {} }),
-    stats: () => Promise.resolve({}),
-    metrics: new Registry(),
-  });
+  server = new OpsServer(opsServerDeps(testRedis, config, keys));
   base = `http://127.0.0.1:${await server.listen()}`;
 });
 

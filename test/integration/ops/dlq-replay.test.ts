@@ -4,8 +4,6 @@
  * BusAppender, and the partition streams read back with XRANGE + decodeEvents.
  */
 import { pack } from 'msgpackr';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, validateUserConfig, type Config } from '../../../src/config.js';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
@@ -16,8 +14,8 @@ import { OpsServer } from '../../../src/ops/ops-server.js';
 import { Keys } from '../../../src/runtime/keys.js';
 import { partitionOf } from '../../../src/runtime/partitioning.js';
 import { v1Event, v2Event, type DeviceEvent } from '../../helpers/events.js';
+import { opsServerDeps } from '../../helpers/ops-fixture.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
-import { FakeAnalyticsStore } from '../../unit/ops/fake-analytics-store.js';
 import { streamEvents } from '../gateway/fixtures.js';
 
 const MINUTE = 60_000;
@@ -34,18 +32,10 @@ let opsNow = Date.now();
 const validator = new EventValidator();
 
 function startOps(withAppend: boolean): OpsServer {
-  return new OpsServer({
-    config,
-    store: new FakeAnalyticsStore(),
-    redis: testRedis.client(),
-    keys,
-    logger: pino({ level: 'silent' }),
-    health: () => Promise.resolve({ checks: {} }),
-    stats: () => Promise.resolve({}),
-    metrics: new Registry(),
-    clock: () => opsNow,
-    ...(withAppend ? { append: (region: string, partition: number, events: readonly CanonicalEvent[]) => appender.append(region, partition, events) } : {}),
-  });
+  return new OpsServer(opsServerDeps(testRedis, config, keys, {
+      clock: () => opsNow,
+      ...(withAppend ? { append: (region: string, partition: number, events: readonly CanonicalEvent[]) => appender.append(region, partition, events) } : {}),
+    }));
 }
 
 beforeAll(async () => {

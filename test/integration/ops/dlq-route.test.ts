@@ -3,8 +3,6 @@
  * (BusAppender.appendDlq): newest entries first, the documented fields, the stream length,
  * per-region isolation, and 503 when Redis is gone.
  */
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, validateUserConfig, type Config } from '../../../src/config.js';
 import type { Rejection } from '../../../src/contracts/frame.js';
@@ -12,8 +10,8 @@ import { RejectCode } from '../../../src/errors.js';
 import { BusAppender } from '../../../src/gateway/bus-appender.js';
 import { OpsServer } from '../../../src/ops/ops-server.js';
 import { Keys } from '../../../src/runtime/keys.js';
+import { opsServerDeps } from '../../helpers/ops-fixture.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
-import { FakeAnalyticsStore } from '../../unit/ops/fake-analytics-store.js';
 
 const INGEST_TIME = Date.parse('2026-03-01T08:30:00.250Z');
 
@@ -46,16 +44,7 @@ beforeAll(async () => {
   testRedis = await startTestRedis();
   config = resolveConfig(validateUserConfig({ ops: { port: 0 } }));
   keys = new Keys(`dlqtest${process.pid}`);
-  server = new OpsServer({
-    config,
-    store: new FakeAnalyticsStore(),
-    redis: testRedis.client(),
-    keys,
-    logger: pino({ level: 'silent' }),
-    health: () => Promise.resolve({ checks: {} }),
-    stats: () => Promise.resolve({}),
-    metrics: new Registry(),
-  });
+  server = new OpsServer(opsServerDeps(testRedis, config, keys));
   base = `http://127.0.0.1:${await server.listen()}`;
 
   const appender = new BusAppender({ redis: testRedis.redis, keys, regions: config.regions, lingerMs: 0, clock: () => INGEST_TIME });
