@@ -19,6 +19,11 @@ const REGION = /^[a-z][a-z0-9-]{0,31}$/;
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const ms = z.number().int().nonnegative();
+/** A sensor_type as the contract allows it: 1–64 code points, no control characters (C0, DEL, C1). */
+function isSensorType(s: string): boolean {
+  const points = [...s].map((c) => c.codePointAt(0) ?? 0);
+  return points.length >= 1 && points.length <= 64 && points.every((p) => p > 0x1f && (p < 0x7f || p > 0x9f));
+}
 
 const schema = z.strictObject({
   /** Regions served; each gets its own streams, DLQ, ClickHouse database and archive prefix. */
@@ -129,6 +134,21 @@ const schema = z.strictObject({
       checkIntervalMs: z.number().int().min(50).optional(),
     })
     .optional(),
+  sampling: z
+    .strictObject({
+      /**
+       * Sensor types the gateway may sample while their partition is throttled (soft
+       * backpressure): it keeps one reading in `keepOneIn` (an integer 2–1000), which then
+       * carries weight `keepOneIn` so rollups stay unbiased. Default: none (nothing is sampled).
+       */
+      sensors: z
+        .record(
+          z.string().refine(isSensorType, 'a sensor type is 1–64 characters without control characters'),
+          z.strictObject({ keepOneIn: z.number().int().min(2).max(1000) }),
+        )
+        .optional(),
+    })
+    .optional(),
   dedup: z
     .strictObject({
       /** How long an event_id is remembered, ms of bus time. Default 10 minutes. */
@@ -200,6 +220,8 @@ export interface Config {
   };
   flush: { intervalMs: number; maxEvents: number; readCount: number };
   backpressure: { softLagMs: number; hardLagMs: number; checkIntervalMs: number };
+  /** sensor_type → keep one reading in `keepOneIn` under soft backpressure (empty: never sample). */
+  sampling: { sensors: Record<string, { keepOneIn: number }> };
   dedup: { horizonMs: number; maxIdsPerDevice: number };
   actors: { idleMs: number };
   log: { level: string };
@@ -226,6 +248,8 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${path ? `${path}.` : ''}${k}: unknown key`);
   }
+  // A record key that fails its own rule (e.g. a sampling sensor type): give that rule.
+  if (issue.code === 'invalid_key') return [`${path}: ${issue.issues[0]?.message ?? issue.message}`];
   return [`${path || '(root)'}: ${issue.message}`];
 }
 
@@ -362,6 +386,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
       readCount: user.flush?.readCount ?? 256,
     },
     backpressure: { softLagMs, hardLagMs, checkIntervalMs: user.backpressure?.checkIntervalMs ?? 500 },
+    sampling: { sensors: { ...user.sampling?.sensors } },
     dedup: { horizonMs, maxIdsPerDevice: user.dedup?.maxIdsPerDevice ?? 4096 },
     actors: { idleMs: user.actors?.idleMs ?? horizonMs },
     log: { level: user.log?.level ?? 'info' },

@@ -50,8 +50,8 @@ export class PartitionActors {
       this.accepted.push({ deviceId: event.deviceId, eventId: event.eventId, busTime });
       for (const row of toReadingRows(event, streamId, this.partition)) this.rows.push(row);
       for (const r of event.readings) {
-        this.minutes.add(event.deviceId, r.sensorType, event.eventTime, r.value);
-        this.hours.add(event.deviceId, r.sensorType, event.eventTime, r.value);
+        this.minutes.add(event.deviceId, r.sensorType, event.eventTime, r.value, r.weight);
+        this.hours.add(event.deviceId, r.sensorType, event.eventTime, r.value, r.weight);
       }
     }
   }

@@ -148,19 +148,23 @@ export function quantile(digest: readonly Centroid[], q: number): number {
 /**
  * A sketch being built value by value: values are buffered and folded in `size` at a time,
  * so adding is a push and sorting happens once per `size` values (or once, at drain, for
- * the many small windows that never fill a buffer).
+ * the many small windows that never fill a buffer). A value with a weight above 1 (a sampled
+ * reading standing for several) waits in its own buffer as a centroid of that weight.
  */
 export class QuantileDigest {
   private centroids: Centroid[] | null = null;
   private readonly buffer: number[] = [];
+  private readonly weighted: Centroid[] = [];
 
   constructor(readonly size: number = DEFAULT_DIGEST_SIZE) {
     if (!(Number.isInteger(size) && size >= 1)) throw new RangeError(`digest size must be a positive integer, got ${size}`);
   }
 
-  add(value: number): void {
-    this.buffer.push(value);
-    if (this.buffer.length >= this.size) this.fold();
+  /** Add `value` standing for `weight` values (a positive integer). */
+  add(value: number, weight = 1): void {
+    if (weight === 1) this.buffer.push(value);
+    else this.weighted.push([value, weight]);
+    if (this.buffer.length + this.weighted.length >= this.size) this.fold();
   }
 
   /** Merge another sketch into this one. */
@@ -178,15 +182,21 @@ export class QuantileDigest {
   }
 
   private fold(): void {
-    if (this.buffer.length === 0) return;
+    if (this.buffer.length === 0 && this.weighted.length === 0) return;
     this.buffer.sort((x, y) => x - y);
-    const runs: Centroid[] = [];
+    let runs: Centroid[] = [];
     for (const v of this.buffer) {
       const last = runs[runs.length - 1];
       if (last !== undefined && last[0] === v) last[1] += 1;
       else runs.push([v, 1]);
     }
     this.buffer.length = 0;
+    if (this.weighted.length > 0) {
+      // Stable sort by value, so equal values fold in arrival order: the result is deterministic.
+      this.weighted.sort((x, y) => x[0] - y[0]);
+      runs = mergeSorted(runs, this.weighted);
+      this.weighted.length = 0;
+    }
     if (this.centroids === null) this.centroids = runs.length <= this.size ? runs : compressDigest(runs, this.size);
     else this.centroids = mergeDigests(this.centroids, runs, this.size);
   }

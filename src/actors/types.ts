@@ -14,11 +14,16 @@ export interface WindowPartial {
   sensorType: string;
   /** Window start, epoch ms UTC. */
   windowStart: number;
+  /** Readings stored for this partial (each once, whatever its weight). */
+  readings: number;
+  /** Readings represented: Σ weight (equal to `readings` unless the gateway sampled). */
   count: number;
+  /** Σ value × weight. */
   sum: number;
   min: number;
   max: number;
-  /** Quantile sketch: at most `digestSize` centroids, sorted by mean; exact values when few. */
+  /** Quantile sketch: at most `digestSize` centroids, sorted by mean; exact values when few;
+   *  its total weight is `count`. */
   digest: Centroid[];
 }
 

@@ -4,6 +4,10 @@
  * count and sum add, min and max fold, digests merge. A late reading, however late, simply
  * lands in its own window's partial; downstream merging makes the rollup correct.
  *
+ * Weights: a reading of weight w (a sampled reading standing for w readings) adds w to
+ * `count`, value × w to `sum` and w to its digest value, so both are unbiased estimates of
+ * the full stream; `readings` counts the readings actually stored, whatever their weight.
+ *
  * Deterministic: the sum is plain float addition in arrival order, and drain() sorts by
  * (deviceId, sensorType, windowStart) with code-unit string order.
  */
@@ -17,6 +21,7 @@ interface OpenWindow {
   deviceId: string;
   sensorType: string;
   windowStart: number;
+  readings: number;
   count: number;
   sum: number;
   min: number;
@@ -46,21 +51,24 @@ export class WindowAggregator {
     if (!(Number.isInteger(widthMs) && widthMs > 0)) throw new RangeError(`window width must be a positive integer of ms, got ${widthMs}`);
   }
 
-  add(deviceId: string, sensorType: string, eventTime: number, value: number): void {
+  /** Add one reading of `value` standing for `weight` readings (a positive integer). */
+  add(deviceId: string, sensorType: string, eventTime: number, value: number, weight = 1): void {
     const windowStart = windowStartOf(eventTime, this.widthMs);
     const key = `${deviceId}\u0001${windowStart}\u0001${sensorType}`;
     const w = this.windows.get(key);
     if (w === undefined) {
       const digest = new QuantileDigest(this.digestSize);
-      digest.add(value);
-      this.windows.set(key, { deviceId, sensorType, windowStart, count: 1, sum: value, min: value, max: value, digest });
+      digest.add(value, weight);
+      const sum = weight === 1 ? value : value * weight;
+      this.windows.set(key, { deviceId, sensorType, windowStart, readings: 1, count: weight, sum, min: value, max: value, digest });
       return;
     }
-    w.count += 1;
-    w.sum += value;
+    w.readings += 1;
+    w.count += weight;
+    w.sum += weight === 1 ? value : value * weight;
     if (value < w.min) w.min = value;
     if (value > w.max) w.max = value;
-    w.digest.add(value);
+    w.digest.add(value, weight);
   }
 
   /** Windows touched since the last drain. */
@@ -76,6 +84,7 @@ export class WindowAggregator {
         deviceId: w.deviceId,
         sensorType: w.sensorType,
         windowStart: w.windowStart,
+        readings: w.readings,
         count: w.count,
         sum: w.sum,
         min: w.min,

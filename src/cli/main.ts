@@ -10,6 +10,7 @@ import { runToken } from './token-command.js';
 import { runSimulateCommand } from './simulate-command.js';
 import { runDemo } from './demo-command.js';
 import { runAudit } from './audit-command.js';
+import { runStatus } from './status-command.js';
 import { DEFAULT_OPS_URL, runDlqList, runDlqPurge, runDlqReplay, runDlqShow } from './dlq-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -65,6 +66,13 @@ program
   .option('--to <time>', 'RFC 3339 end (default: now)')
   .option('--json', 'print the whole report as JSON')
   .action(runAudit);
+
+program
+  .command('status')
+  .description('per region: events stored, raw archive and ClickHouse bytes, bytes per event, partition lag')
+  .option('--ops <url>', 'ops API of the running pipeline', DEFAULT_OPS_URL)
+  .option('--json', 'print the whole report as JSON')
+  .action(runStatus);
 
 program
   .command('demo')

@@ -3,21 +3,28 @@
  *
  *   [FORMAT_VERSION, event, event, ...]
  *   event    = [eventId, deviceId, region, eventTime, ingestTime, firmwareVersion,
- *               schemaVersion, seq, readings]
+ *               schemaVersion, seq, readings, weights?]
  *   readings = [sensorType, value, unit, sensorType, value, unit, ...]   (flat triples)
+ *   weights  = [weight, weight, ...]   one per reading; present only when the gateway sampled
+ *              the event (some reading stands for more than one), absent = every weight 1
  *
- * Positional arrays keep entries small and decoding cheap; the leading version lets the
- * format evolve while old entries are still in the stream. Decoding checks every field: an
- * entry that does not decode is poison (UnrecoverableError ENTRY_UNDECODABLE → DLQ).
- * Numbers are float64 or ints, so values round-trip exactly; -0 decodes as 0 (the validator
- * never produces -0).
+ * Positional arrays keep entries small and decoding cheap; an unsampled event costs no byte
+ * more than before weights existed. The leading version lets the format evolve while old
+ * entries are still in the stream: version 1 (before sampling, never a weights field) still
+ * decodes. Decoding checks every field: an entry that does not decode is poison
+ * (UnrecoverableError ENTRY_UNDECODABLE → DLQ). Numbers are float64 or ints, so values
+ * round-trip exactly; -0 decodes as 0 (the validator never produces -0).
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { UnrecoverableError } from '../errors.js';
 import type { CanonicalEvent, Reading } from './canonical-event.js';
 
-export const BUS_FORMAT_VERSION = 1;
+export const BUS_FORMAT_VERSION = 2;
+/** The format before readings carried weights: always 9 fields an event. */
+const UNWEIGHTED_FORMAT_VERSION = 1;
 const EVENT_FIELDS = 9;
+/** Largest reading weight: ClickHouse stores it as UInt16 (sampling uses at most 1000). */
+const MAX_WEIGHT = 65_535;
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, structuredClone: false, int64AsType: 'number' });
@@ -29,13 +36,17 @@ export function encodeEvents(events: readonly CanonicalEvent[]): Buffer {
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as CanonicalEvent;
     const readings = new Array<string | number>(e.readings.length * 3);
+    let weighted = false;
     for (let j = 0; j < e.readings.length; j++) {
       const r = e.readings[j] as Reading;
       readings[j * 3] = r.sensorType;
       readings[j * 3 + 1] = r.value;
       readings[j * 3 + 2] = r.unit;
+      if (r.weight > 1) weighted = true;
     }
-    out[i + 1] = [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, readings];
+    const fields: unknown[] = [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, readings];
+    if (weighted) fields.push(e.readings.map((r) => r.weight));
+    out[i + 1] = fields;
   }
   return packr.pack(out);
 }
@@ -44,23 +55,31 @@ function undecodable(detail: string, cause?: unknown): UnrecoverableError {
   return new UnrecoverableError('ENTRY_UNDECODABLE', `bus entry is not decodable: ${detail}`, cause === undefined ? {} : { cause });
 }
 
-function decodeReadings(raw: unknown, at: number): Reading[] {
+/** Readings from flat triples, with their weights (undefined: every weight 1). */
+function decodeReadings(raw: unknown, weights: unknown, at: number): Reading[] {
   if (!Array.isArray(raw) || raw.length === 0 || raw.length % 3 !== 0) throw undecodable(`event ${at}: readings must be non-empty triples`);
-  const out = new Array<Reading>(raw.length / 3);
+  const n = raw.length / 3;
+  if (weights !== undefined && !(Array.isArray(weights) && weights.length === n)) throw undecodable(`event ${at}: weights must be an array of one weight per reading`);
+  const out = new Array<Reading>(n);
   for (let j = 0; j < raw.length; j += 3) {
     const sensorType: unknown = raw[j];
     const value: unknown = raw[j + 1];
     const unit: unknown = raw[j + 2];
     if (typeof sensorType !== 'string' || typeof value !== 'number' || !Number.isFinite(value) || typeof unit !== 'string')
       throw undecodable(`event ${at}: reading ${j / 3} must be [string, finite number, string]`);
-    out[j / 3] = { sensorType, value, unit };
+    const weight: unknown = weights === undefined ? 1 : (weights as unknown[])[j / 3];
+    if (!(Number.isInteger(weight) && (weight as number) >= 1 && (weight as number) <= MAX_WEIGHT))
+      throw undecodable(`event ${at}: reading ${j / 3} weight must be an integer from 1 to ${MAX_WEIGHT}`);
+    out[j / 3] = { sensorType, value, unit, weight: weight as number };
   }
   return out;
 }
 
-function decodeEvent(raw: unknown, at: number): CanonicalEvent {
-  if (!Array.isArray(raw) || raw.length !== EVENT_FIELDS) throw undecodable(`event ${at} must be an array of ${EVENT_FIELDS} fields`);
-  const [eventId, deviceId, region, eventTime, ingestTime, firmwareVersion, schemaVersion, seq, readings] = raw as unknown[];
+/** One event: 9 fields, or 10 (with weights) from format 2 on. */
+function decodeEvent(raw: unknown, at: number, maxFields: number): CanonicalEvent {
+  if (!Array.isArray(raw) || raw.length < EVENT_FIELDS || raw.length > maxFields)
+    throw undecodable(`event ${at} must be an array of ${maxFields === EVENT_FIELDS ? EVENT_FIELDS : `${EVENT_FIELDS} or ${maxFields}`} fields`);
+  const [eventId, deviceId, region, eventTime, ingestTime, firmwareVersion, schemaVersion, seq, readings, weights] = raw as unknown[];
   if (typeof eventId !== 'string' || typeof deviceId !== 'string' || typeof region !== 'string' || typeof firmwareVersion !== 'string')
     throw undecodable(`event ${at}: ids, region and firmware version must be strings`);
   if (typeof eventTime !== 'number' || !Number.isFinite(eventTime) || typeof ingestTime !== 'number' || !Number.isFinite(ingestTime))
@@ -76,7 +95,7 @@ function decodeEvent(raw: unknown, at: number): CanonicalEvent {
     firmwareVersion,
     schemaVersion,
     seq: seq as number | null,
-    readings: decodeReadings(readings, at),
+    readings: decodeReadings(readings, weights, at),
   };
 }
 
@@ -89,8 +108,11 @@ export function decodeEvents(buf: Uint8Array): CanonicalEvent[] {
     throw undecodable('not one MessagePack value', err);
   }
   if (!Array.isArray(root) || root.length === 0) throw undecodable('the payload must be a non-empty array');
-  if (root[0] !== BUS_FORMAT_VERSION) throw undecodable(`unknown format version ${typeof root[0] === 'number' ? root[0] : typeof root[0]}`);
+  const version: unknown = root[0];
+  if (version !== BUS_FORMAT_VERSION && version !== UNWEIGHTED_FORMAT_VERSION)
+    throw undecodable(`unknown format version ${typeof version === 'number' ? version : typeof version}`);
+  const maxFields = version === BUS_FORMAT_VERSION ? EVENT_FIELDS + 1 : EVENT_FIELDS;
   const events = new Array<CanonicalEvent>(root.length - 1);
-  for (let i = 1; i < root.length; i++) events[i - 1] = decodeEvent(root[i], i - 1);
+  for (let i = 1; i < root.length; i++) events[i - 1] = decodeEvent(root[i], i - 1, maxFields);
   return events;
 }

@@ -2,12 +2,18 @@
  * The canonical event: what both schema versions normalise to, what the gateway appends to
  * the bus, and what actors consume. A v1 event has exactly one reading; a v2 event has 1–64.
  * Each reading becomes one row keyed by (event_id, reading_index).
+ *
+ * A reading's `weight` is how many readings it stands for: 1, except where the gateway sampled
+ * a sensor type under backpressure and kept one reading in k, which then carries weight k, so
+ * rollups (count = Σ weight, sum = Σ value × weight) stay unbiased estimates.
  */
 
 export interface Reading {
   sensorType: string;
   value: number;
   unit: string;
+  /** Readings this one stands for: an integer ≥ 1; 1 unless the gateway sampled it. */
+  weight: number;
 }
 
 export interface CanonicalEvent {
@@ -36,6 +42,8 @@ export interface ReadingRow {
   sensorType: string;
   value: number;
   unit: string;
+  /** Readings this row stands for (see Reading.weight). */
+  weight: number;
   firmwareVersion: string;
   schemaVersion: 1 | 2;
   seq: number | null;
@@ -56,6 +64,7 @@ export function toReadingRows(event: CanonicalEvent, streamId: string, partition
     sensorType: r.sensorType,
     value: r.value,
     unit: r.unit,
+    weight: r.weight,
     firmwareVersion: event.firmwareVersion,
     schemaVersion: event.schemaVersion,
     seq: event.seq,

@@ -78,7 +78,7 @@ function toReadings(raw: readonly Record<string, unknown>[]): Reading[] {
   for (let i = 0; i < raw.length; i++) {
     const r = raw[i] as Record<string, unknown>;
     // `+ 0` turns -0 into 0: the canonical form has one zero (and the bus codec keeps it exact).
-    out[i] = { sensorType: r['sensor_type'] as string, value: (r['value'] as number) + 0, unit: r['unit'] as string };
+    out[i] = { sensorType: r['sensor_type'] as string, value: (r['value'] as number) + 0, unit: r['unit'] as string, weight: 1 };
   }
   return out;
 }

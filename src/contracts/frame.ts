@@ -33,12 +33,15 @@ export function processFrame(payload: Uint8Array, binary: boolean, ctx: Validati
 /**
  * The ack of DESIGN §3:
  * {"type":"ack","seq":n|null,"accepted":k,"rejected":[{"index":i,"event_id":..,"code":..,"message":..}]}
+ * plus `"sampled_out":n` when the gateway sampled n > 0 of the frame's readings away under
+ * backpressure (they count as delivered: the device must not resend them).
  */
-export function ackMessage(result: FrameResult): string {
+export function ackMessage(result: FrameResult, sampledOut = 0): string {
   const rejected = new Array<{ index: number | null; event_id: string | null; code: string; message: string }>(result.rejected.length);
   for (let i = 0; i < result.rejected.length; i++) {
     const r = result.rejected[i] as Rejection;
     rejected[i] = { index: r.index, event_id: r.eventId, code: r.code, message: r.message };
   }
-  return JSON.stringify({ type: 'ack', seq: result.seq, accepted: result.accepted.length, rejected });
+  const ack = { type: 'ack', seq: result.seq, accepted: result.accepted.length, rejected };
+  return JSON.stringify(sampledOut > 0 ? { ...ack, sampled_out: sampledOut } : ack);
 }

@@ -5,13 +5,15 @@
  * entry (`XADD key * d <msgpack batch>`), and all keys of that tick go in one pipeline: one
  * entry per ~100 events is what lets the bus carry 200k events/s (DESIGN §2). Each caller's
  * promise settles when its events are in Redis, or rejects with a RetryableError.
+ * Readings the gateway sampled away travel with the same script call as audit counters only
+ * (a batch of nothing but sampled-out readings writes counters and no entry).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { encodeEvents } from '../contracts/bus-codec.js';
 import type { Rejection } from '../contracts/frame.js';
 import { RetryableError, errorMessage } from '../errors.js';
-import { COUNTER_TTL_S, counterArgs, countEvents } from '../runtime/audit-counters.js';
+import { COUNTER_TTL_S, counterArgs, countEvents, type CountedReadings } from '../runtime/audit-counters.js';
 import type { Keys } from '../runtime/keys.js';
 import { defineScripts } from '../runtime/script-loader.js';
 
@@ -42,6 +44,8 @@ interface Chunk {
   region: string;
   partition: number;
   events: CanonicalEvent[];
+  /** Readings sampled away, counted (for the audit) with this entry. */
+  sampledOut: CountedReadings[];
   resolve: () => void;
   reject: (err: Error) => void;
   done: Promise<void>;
@@ -71,22 +75,26 @@ export class BusAppender {
     this.regionSet = new Set(options.regions);
   }
 
-  /** Append events of one (region, partition); resolves once they are in the stream. */
-  append(region: string, partition: number, events: readonly CanonicalEvent[]): Promise<void> {
-    if (events.length === 0) return Promise.resolve();
+  /**
+   * Append events of one (region, partition); resolves once they are in the stream. Readings
+   * sampled away from this partition's events are counted with the first entry they touch.
+   */
+  append(region: string, partition: number, events: readonly CanonicalEvent[], sampledOut: readonly CountedReadings[] = []): Promise<void> {
+    if (events.length === 0 && sampledOut.length === 0) return Promise.resolve();
     const key = this.options.keys.partition(region, partition).stream;
     let chunks = this.tick.get(key);
     if (!chunks) this.tick.set(key, (chunks = []));
     const touched: Promise<void>[] = [];
     let offset = 0;
-    while (offset < events.length) {
+    do {
       let chunk = chunks[chunks.length - 1];
       if (!chunk || chunk.events.length >= this.maxPerEntry) chunks.push((chunk = newChunk(key, region, partition)));
       const take = Math.min(this.maxPerEntry - chunk.events.length, events.length - offset);
       for (let i = offset; i < offset + take; i++) chunk.events.push(events[i] as CanonicalEvent);
+      if (offset === 0) for (const s of sampledOut) chunk.sampledOut.push(s);
       offset += take;
       touched.push(chunk.done);
-    }
+    } while (offset < events.length);
     this.schedule();
     return touched.length === 1 ? (touched[0] as Promise<void>) : Promise.all(touched).then(() => undefined);
   }
@@ -159,8 +167,10 @@ export class BusAppender {
       const pipeline = this.options.redis.pipeline() as ReturnType<Redis['pipeline']> & { shoalAppend: (...args: (string | number | Buffer)[]) => unknown };
       for (const chunk of chunks) {
         // The entry and the audit's accepted counters in one script: both or neither.
-        const { keys, argv } = counterArgs(countEvents(chunk.events), (hour) => this.options.keys.acceptedCounts(chunk.region, chunk.partition, hour));
-        pipeline.shoalAppend(1 + keys.length, chunk.key, ...keys, encodeEvents(chunk.events), COUNTER_TTL_S, ...argv);
+        const counts = countEvents(chunk.events, chunk.sampledOut);
+        const { keys, argv } = counterArgs(counts, (hour) => this.options.keys.acceptedCounts(chunk.region, chunk.partition, hour));
+        const payload = chunk.events.length > 0 ? encodeEvents(chunk.events) : '';
+        pipeline.shoalAppend(1 + keys.length, chunk.key, ...keys, payload, COUNTER_TTL_S, ...argv);
       }
       const results = await this.withTimeout(pipeline.exec());
       chunks.forEach((chunk, i) => {
@@ -169,7 +179,7 @@ export class BusAppender {
           this.counters.failures += chunk.events.length;
           chunk.reject(asRetryable(err, 'bus append failed'));
         } else {
-          this.counters.entries++;
+          if (chunk.events.length > 0) this.counters.entries++;
           this.counters.events += chunk.events.length;
           chunk.resolve();
         }
@@ -216,7 +226,7 @@ function newChunk(key: string, region: string, partition: number): Chunk {
     resolve = ok;
     reject = fail;
   });
-  return { key, region, partition, events: [], resolve, reject, done };
+  return { key, region, partition, events: [], sampledOut: [], resolve, reject, done };
 }
 
 /** Throw the first error of a pipeline's results. */

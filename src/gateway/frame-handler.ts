@@ -1,14 +1,18 @@
 /**
  * One frame, WebSocket message or HTTP body, from bytes to ack:
  *
- *   processFrame ──accepted──▶ BusAppender.append per (region, partition) ─┐
- *                └─rejected──▶ BusAppender.appendDlq ──────────────────────┴─▶ ack JSON
+ *   processFrame ──accepted──▶ [sample if soft] ─▶ BusAppender.append per (region, partition) ─┐
+ *                └─rejected──▶ BusAppender.appendDlq ─────────────────────────────────────┴─▶ ack JSON
  *
  * The ack is built only after both writes settled. Events whose bus append failed are
- * reported as OVERLOADED (the device keeps and resends them), never as accepted. Nothing a
- * frame contains can make handle() throw or reject.
+ * reported as OVERLOADED (the device keeps and resends them), never as accepted. Under `soft`
+ * backpressure, readings of the sensor types in `sampling.sensors` are sampled (see
+ * ReadingSampler): the ones sampled away are acked as delivered and reported in the ack's
+ * `sampled_out`, GatewayStats and the metric, once their partition's append succeeded.
+ * Nothing a frame contains can make handle() throw or reject.
  */
 import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { EventValidator } from '../contracts/event-validator.js';
 import { ackMessage, processFrame, type DeviceIdentity, type FrameResult, type Rejection } from '../contracts/frame.js';
@@ -17,6 +21,7 @@ import { RejectCode, errorMessage } from '../errors.js';
 import { partitionOf } from '../runtime/partitioning.js';
 import type { BusAppender, DlqMeta } from './bus-appender.js';
 import type { GatewayStats } from './gateway-stats.js';
+import { ReadingSampler, type SampledOut } from './reading-sampler.js';
 
 export interface FrameOutcome {
   result: FrameResult;
@@ -25,6 +30,8 @@ export interface FrameOutcome {
   overloaded: number;
   /** The worst backpressure among the frame's partitions: `soft` asks the device to throttle. */
   pressure: Pressure;
+  /** Readings of accepted events sampled away under backpressure (the ack's `sampled_out`). */
+  sampledOut: number;
 }
 
 export type Pressure = 'ok' | 'soft' | 'hard';
@@ -37,23 +44,31 @@ export interface FrameHandlerDeps {
   clock: () => number;
   /** Backpressure of a partition (consumer lag); absent = always ok. */
   pressure?: (region: string, partition: number) => Pressure;
+  /** `shoal_sampled_out_readings_total{region,sensor_type}`, when metrics are exported. */
+  sampledOutReadings?: Counter<'region' | 'sensor_type'>;
 }
 
 interface Group {
   region: string;
   partition: number;
+  /** What to append: the accepted events, sampled when the partition is under soft pressure. */
   events: CanonicalEvent[];
-  /** Positions of these events in FrameResult.accepted. */
+  /** Positions in FrameResult.accepted of every accepted event of the group (sampled away or not). */
   positions: number[];
+  /** Readings sampled away from the group's events. */
+  sampledOut: SampledOut[];
 }
 
 const LOG_EVERY_MS = 5000;
 
 export class FrameHandler {
   private readonly validator = new EventValidator();
+  private readonly sampler: ReadingSampler;
   private lastFailureLog = 0;
 
-  constructor(private readonly deps: FrameHandlerDeps) {}
+  constructor(private readonly deps: FrameHandlerDeps) {
+    this.sampler = new ReadingSampler(deps.config.sampling.sensors);
+  }
 
   /**
    * Validate, append and build the ack. Everything up to the first await runs synchronously,
@@ -71,10 +86,11 @@ export class FrameHandler {
         const p = this.deps.pressure(g.region, g.partition);
         if (p === 'hard') lagging.add(g);
         if (p === 'hard' || (p === 'soft' && pressure === 'ok')) pressure = p;
+        if (p === 'soft' && !shed && this.sampler.enabled) this.sample(g);
       }
     }
     const appendable = shed ? [] : groups.filter((g) => !lagging.has(g));
-    const appends = appendable.map((g) => this.deps.appender.append(g.region, g.partition, g.events));
+    const appends = appendable.map((g) => this.deps.appender.append(g.region, g.partition, g.events, g.sampledOut));
     const dlq = this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, meta);
 
     const settled = await Promise.allSettled(appends);
@@ -84,8 +100,9 @@ export class FrameHandler {
 
     const reason = shed ? 'the gateway is shedding load' : lagging.size > 0 && failed.length === lagging.size ? 'the pipeline is behind' : 'the event bus is unavailable';
     const final = failed.length === 0 ? result : overload(result, failed, reason);
+    const sampledOut = this.recordSampled(appendable.filter((_, i) => settled[i]?.status === 'fulfilled'));
     this.deps.stats.recordFrame(bytes, final);
-    return { result: final, ack: ackMessage(final), overloaded: result.accepted.length - final.accepted.length, pressure };
+    return { result: final, ack: ackMessage(final, sampledOut), overloaded: result.accepted.length - final.accepted.length, pressure, sampledOut };
   }
 
   /** The ack of a frame refused as a whole before it could be read (e.g. over the HTTP size limit). */
@@ -131,11 +148,35 @@ export class FrameHandler {
       const partition = partitionOf(event.deviceId, partitions);
       const key = `${event.region}\u0000${partition}`;
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { region: event.region, partition, events: [], positions: [] }));
+      if (!g) groups.set(key, (g = { region: event.region, partition, events: [], positions: [], sampledOut: [] }));
       g.events.push(event);
       g.positions.push(position);
     });
     return [...groups.values()];
+  }
+
+  /** Replace a group's events by their samples (events with no reading kept drop out). */
+  private sample(g: Group): void {
+    const events: CanonicalEvent[] = [];
+    for (const event of g.events) {
+      const sampled = this.sampler.sample(event);
+      if (sampled.event !== null) events.push(sampled.event);
+      for (const s of sampled.sampledOut) g.sampledOut.push(s);
+    }
+    g.events = events;
+  }
+
+  /** Count the readings sampled away from groups whose append succeeded; returns their number. */
+  private recordSampled(appended: readonly Group[]): number {
+    let total = 0;
+    for (const g of appended) {
+      for (const s of g.sampledOut) {
+        total += s.readings;
+        this.deps.sampledOutReadings?.inc({ region: g.region, sensor_type: s.sensorType }, s.readings);
+      }
+    }
+    this.deps.stats.sampledOut += total;
+    return total;
   }
 
   private logFailures(appends: PromiseSettledResult<void>[], dlq: PromiseSettledResult<void> | undefined): void {

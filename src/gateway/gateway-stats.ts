@@ -22,6 +22,8 @@ export interface GatewayStatsSnapshot {
   httpRequests: number;
   /** Throttle messages sent to devices behind a lagging partition. */
   throttles: number;
+  /** Readings of accepted events sampled away under backpressure (acked, never on the bus). */
+  sampledOut: number;
 }
 
 export class GatewayStats {
@@ -34,6 +36,7 @@ export class GatewayStats {
   unauthorized = 0;
   httpRequests = 0;
   throttles = 0;
+  sampledOut = 0;
 
   constructor() {
     this.rejected = Object.fromEntries(REJECT_CODES.map((c) => [c, 0])) as Record<RejectCode, number>;
@@ -58,6 +61,7 @@ export class GatewayStats {
       unauthorized: this.unauthorized,
       httpRequests: this.httpRequests,
       throttles: this.throttles,
+      sampledOut: this.sampledOut,
     };
   }
 }

@@ -20,6 +20,7 @@ import type {
 } from 'uWebSockets.js';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { RejectCode, ServiceStartError, errorMessage } from '../errors.js';
 import type { Keys } from '../runtime/keys.js';
@@ -40,6 +41,8 @@ export interface GatewayDeps {
   clock?: () => number;
   /** Backpressure of a partition (the runtime's LagMonitor); absent = never throttle. */
   pressure?: (region: string, partition: number) => Pressure;
+  /** Registry for the gateway's metrics (shoal_sampled_out_readings_total); absent = none. */
+  registry?: Registry;
 }
 
 /** How long a throttled device is asked to wait before sending at full rate again. */
@@ -79,7 +82,15 @@ export class Gateway {
     const clock = deps.clock ?? Date.now;
     this.auth = new DeviceAuthenticator(config.auth.mode, deps.authSecret);
     this.appender = new BusAppender({ redis, keys, regions: config.regions, lingerMs: config.ingest.appendLingerMs, clock });
-    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock, pressure: deps.pressure });
+    const sampledOutReadings = deps.registry
+      ? new Counter({
+          name: 'shoal_sampled_out_readings_total',
+          help: 'Readings sampled away by the gateway under backpressure (acked; represented by the weights of the kept readings)',
+          labelNames: ['region', 'sensor_type'] as const,
+          registers: [deps.registry],
+        })
+      : undefined;
+    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock, pressure: deps.pressure, sampledOutReadings });
     this.clock = clock;
     const http = new HttpIngest({
       handler: this.handler,

@@ -5,9 +5,12 @@
  *              − dropped as duplicates (shard counters, written with each checkpoint)
  *   archived   = rows in the raw archive (Parquet objects of those dates)
  *   stored     = distinct events and readings in ClickHouse `events`
- *   rolled up  = readings counted by `rollup_1h`
+ *   rolled up  = readings stored into `rollup_1h` (its `readings`, not the weighted `count`)
  *
- * and reports every (region, device, hour) where they differ. Each side is exact: the
+ * and reports every (region, device, hour) where they differ. Readings the gateway sampled
+ * away under backpressure never reach the bus, so they are in none of these; they are reported
+ * beside them (`sampled_out_readings`, from the gateway's `|s` counters) and are no difference.
+ * Each side is exact: the
  * counters are written atomically with what they count, so a difference is a real loss or a
  * double count (or a duplicate that came back after the dedup horizon).
  */
@@ -35,6 +38,8 @@ export interface AuditRow {
   stored_events: number;
   stored_readings: number;
   rolled_up_readings: number;
+  /** Readings acked but sampled away by the gateway (represented by the kept ones' weights). */
+  sampled_out_readings: number;
   ok: boolean;
 }
 
@@ -43,7 +48,14 @@ export interface AuditReport {
   to: string;
   checked: number;
   differences: AuditRow[];
-  totals: { expected_events: number; archived_events: number; stored_events: number; expected_readings: number; rolled_up_readings: number };
+  totals: {
+    expected_events: number;
+    archived_events: number;
+    stored_events: number;
+    expected_readings: number;
+    rolled_up_readings: number;
+    sampled_out_readings: number;
+  };
 }
 
 export interface AuditorDeps {
@@ -70,6 +82,7 @@ function blank(): Tally {
     stored_events: 0,
     stored_readings: 0,
     rolled_up_readings: 0,
+    sampled_out_readings: 0,
   };
 }
 
@@ -104,7 +117,7 @@ export class Auditor {
       to: new Date(to).toISOString(),
       checked: tallies.size,
       differences: [],
-      totals: { expected_events: 0, archived_events: 0, stored_events: 0, expected_readings: 0, rolled_up_readings: 0 },
+      totals: { expected_events: 0, archived_events: 0, stored_events: 0, expected_readings: 0, rolled_up_readings: 0, sampled_out_readings: 0 },
     };
     const keys = [...tallies.keys()].sort();
     for (const key of keys) {
@@ -123,6 +136,7 @@ export class Auditor {
       report.totals.stored_events += t.stored_events;
       report.totals.expected_readings += expected_readings;
       report.totals.rolled_up_readings += t.rolled_up_readings;
+      report.totals.sampled_out_readings += t.sampled_out_readings;
       if (!ok) {
         report.differences.push({
           region,
@@ -137,6 +151,7 @@ export class Auditor {
           stored_events: t.stored_events,
           stored_readings: t.stored_readings,
           rolled_up_readings: t.rolled_up_readings,
+          sampled_out_readings: t.sampled_out_readings,
           ok,
         });
       }
@@ -144,7 +159,7 @@ export class Auditor {
     return report;
   }
 
-  /** Gateway accepted counters and shard duplicate counters, every partition and hour. */
+  /** Gateway accepted (and sampled-out) counters and shard duplicate counters, every partition and hour. */
   private async countBus(region: string, hours: readonly number[], at: (r: string, d: string, h: number) => Tally): Promise<void> {
     const { keys, redis, config } = this.deps;
     const jobs: Promise<void>[] = [];
@@ -156,6 +171,7 @@ export class Auditor {
               const t = at(region, device, hour);
               t.accepted_events += c.events;
               t.accepted_readings += c.readings;
+              t.sampled_out_readings += c.sampledOut;
             }
             for (const [device, c] of parseCounterHash(dup)) {
               const t = at(region, device, hour);

@@ -5,3 +5,7 @@ export { ApiError } from './api-error.js';
 export { DlqReader, toDlqEntry, type DlqEntry, type DlqPage } from './dlq-reader.js';
 export { DeviceQueries, type EventsAnswer, type RollupsAnswer } from './device-queries.js';
 export { DEVICE_ID_PATTERN } from './query-params.js';
+export { Auditor, type AuditReport, type AuditRow } from './auditor.js';
+export { StatusReporter, type StatusReport } from './status-report.js';
+export { DlqReplayer, type DlqAppend } from './dlq-replayer.js';
+export { DlqPurger } from './dlq-purger.js';

@@ -7,6 +7,7 @@
  *   GET /metrics                          Prometheus text format
  *   GET /api/v1/stats                     the pipeline's stats()
  *   GET /api/v1/audit?from&to             accepted vs archived vs stored vs rolled up
+ *   GET /api/v1/status                    per region: stored events, bytes per store, bytes per event
  *   GET /api/v1/dlq?region=R&limit=N&code=C   newest DLQ entries of a region
  *   GET|DELETE /api/v1/dlq/{region}/{id}, POST …/{id}/replay, DELETE /api/v1/dlq/{region}
  *                                         DLQ triage (see dlq-routes.ts)
@@ -35,6 +36,7 @@ import { DlqRoutes } from './dlq-routes.js';
 import { downChecks, type HealthReport } from './health.js';
 import { sendBody, sendError, sendJson } from './http-response.js';
 import type { AuditReport } from './auditor.js';
+import type { StatusReport } from './status-report.js';
 import { parseDeviceId, parseTimeRange } from './query-params.js';
 
 export interface OpsServerDeps {
@@ -57,6 +59,8 @@ export interface OpsServerDeps {
   append?: DlqAppend;
   /** The audit of a time range (see auditor.ts); without it /api/v1/audit answers 503. */
   audit?: (from: number, to: number) => Promise<AuditReport>;
+  /** Stored events and bytes per region (see status-report.ts); without it /api/v1/status answers 503. */
+  status?: () => Promise<StatusReport>;
 }
 
 export { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './dlq-routes.js';
@@ -166,6 +170,10 @@ export class OpsServer {
         sendJson(res, 200, await this.deps.audit(from, to));
         return;
       }
+      case '/api/v1/status':
+        if (!this.deps.status) throw new ApiError(503, 'STATUS_UNAVAILABLE', 'this server has no status report');
+        sendJson(res, 200, await this.deps.status());
+        return;
     }
     const device = DEVICE_ROUTE.exec(path);
     if (device) {

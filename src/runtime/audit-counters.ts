@@ -4,8 +4,10 @@
  *   accepted:<hour>   written by the gateway with each bus entry (append.lua)
  *   dupes:<hour>      written by the shard with each checkpoint commit (commit.lua)
  *
- * One hash per partition and event hour; fields `<device_id>|e` (events) and `<device_id>|r`
- * (readings). Both are exact: each is written atomically with the fact it counts.
+ * One hash per partition and event hour; fields `<device_id>|e` (events), `<device_id>|r`
+ * (readings) and, in `accepted` only, `<device_id>|s` (readings the gateway sampled away under
+ * backpressure, acked but never on the bus). All are exact: each is written atomically with
+ * the fact it counts (a fully sampled-out event still goes through append.lua, without entry).
  */
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 
@@ -20,21 +22,36 @@ export interface HourCounts {
   fields: Map<string, number>;
 }
 
-/** Count events and readings per (event hour, device). */
-export function countByHour(events: Iterable<{ deviceId: string; eventTime: number; readings: number }>): HourCounts[] {
+/** Something to count: a device's event (or its sampled-out readings) at an event time. */
+export interface CountedReadings {
+  deviceId: string;
+  eventTime: number;
+  readings: number;
+}
+
+/** Count events and readings per (event hour, device), and readings sampled out (`|s`). */
+export function countByHour(events: Iterable<CountedReadings>, sampledOut: Iterable<CountedReadings> = []): HourCounts[] {
   const hours = new Map<number, Map<string, number>>();
-  for (const e of events) {
+  const add = (e: CountedReadings, field: string, n: number): void => {
     const hour = Math.floor(e.eventTime / HOUR_MS) * HOUR_MS;
     let fields = hours.get(hour);
     if (!fields) hours.set(hour, (fields = new Map<string, number>()));
-    fields.set(`${e.deviceId}|e`, (fields.get(`${e.deviceId}|e`) ?? 0) + 1);
-    fields.set(`${e.deviceId}|r`, (fields.get(`${e.deviceId}|r`) ?? 0) + e.readings);
+    fields.set(field, (fields.get(field) ?? 0) + n);
+  };
+  for (const e of events) {
+    add(e, `${e.deviceId}|e`, 1);
+    add(e, `${e.deviceId}|r`, e.readings);
   }
+  for (const s of sampledOut) add(s, `${s.deviceId}|s`, s.readings);
   return [...hours].map(([hour, fields]) => ({ hour, fields }));
 }
 
-export function countEvents(events: readonly CanonicalEvent[]): HourCounts[] {
-  return countByHour(events.map((e) => ({ deviceId: e.deviceId, eventTime: e.eventTime, readings: e.readings.length })));
+/** The accepted counters of one bus entry (possibly empty) and the readings sampled away with it. */
+export function countEvents(events: readonly CanonicalEvent[], sampledOut: readonly CountedReadings[] = []): HourCounts[] {
+  return countByHour(
+    events.map((e) => ({ deviceId: e.deviceId, eventTime: e.eventTime, readings: e.readings.length })),
+    sampledOut,
+  );
 }
 
 /** Script arguments for a list of counter hashes: keys, then ARGV (n, field, incr, ...). */
@@ -49,14 +66,23 @@ export function counterArgs(counts: readonly HourCounts[], keyOf: (hour: number)
   return { keys, argv };
 }
 
-/** Parse a counter hash into device → {events, readings}. */
-export function parseCounterHash(hash: Record<string, string>): Map<string, { events: number; readings: number }> {
-  const out = new Map<string, { events: number; readings: number }>();
+export interface DeviceCounts {
+  events: number;
+  readings: number;
+  /** Readings sampled away by the gateway (accepted counters only). */
+  sampledOut: number;
+}
+
+/** Parse a counter hash into device → counts. */
+export function parseCounterHash(hash: Record<string, string>): Map<string, DeviceCounts> {
+  const out = new Map<string, DeviceCounts>();
   for (const [field, value] of Object.entries(hash)) {
     const bar = field.lastIndexOf('|');
     const device = field.slice(0, bar);
-    const entry = out.get(device) ?? { events: 0, readings: 0 };
-    if (field.endsWith('|e')) entry.events += Number(value);
+    const entry = out.get(device) ?? { events: 0, readings: 0, sampledOut: 0 };
+    const kind = field.slice(bar + 1);
+    if (kind === 'e') entry.events += Number(value);
+    else if (kind === 's') entry.sampledOut += Number(value);
     else entry.readings += Number(value);
     out.set(device, entry);
   }

@@ -184,9 +184,12 @@ export class PartitionProcessor {
       // already in the sinks, only their acknowledgement is left.
       if (compareStreamIds(id, this.committed) <= 0) {
         stale.push(id);
-        this.lastRead = id;
+        if (compareStreamIds(id, this.lastRead) > 0) this.lastRead = id;
         continue;
       }
+      // Already applied by this owner and waiting for its flush: after an acquire rewound the
+      // group, `>` hands out again entries the history read already returned.
+      if (compareStreamIds(id, this.lastRead) <= 0) continue;
       // A failed entry stops this read: it is delivered again (after lastRead) next time.
       if (!(await this.applyEntry(entry))) break;
       this.lastRead = id;

@@ -28,8 +28,10 @@ import { errorMessage } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import { Auditor } from '../ops/auditor.js';
 import { OpsServer } from '../ops/ops-server.js';
+import { StatusReporter } from '../ops/status-report.js';
 import type { HealthReport } from '../ops/health.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
+import { startArchiveRetention, type ArchiveJanitor } from '../sinks/archive-janitor.js';
 import { createAnalyticsStore, createObjectStore } from '../sinks/index.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
@@ -55,6 +57,7 @@ export class Pipeline {
   private redis: Redis | null = null;
   private store: AnalyticsStore | null = null;
   private objects: ObjectStore | null = null;
+  private janitor: ArchiveJanitor | null = null;
   private gateway: Gateway | null = null;
   private ops: OpsServer | null = null;
   private shards: ShardHost[] = [];
@@ -94,6 +97,7 @@ export class Pipeline {
     this.store = createAnalyticsStore(config);
     await this.store.init(config.regions);
     this.objects = createObjectStore(config);
+    this.janitor = await startArchiveRetention({ objects: this.objects, retentionDays: config.objectStore.retentionDays, logger });
 
     const epoch = await this.redis.incr(`${this.keys.meta()}:epoch`);
     for (let shard = 0; shard < config.shards; shard++) {
@@ -113,7 +117,7 @@ export class Pipeline {
     this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry);
     this.lagMonitor.start();
     const lag = this.lagMonitor;
-    this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p) });
+    this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p), registry: this.mainRegistry });
     const ingestPort = await this.gateway.listen();
 
     this.ops = new OpsServer({
@@ -127,6 +131,7 @@ export class Pipeline {
       metrics: () => this.metrics(),
       append: (region, partition, events) => this.gateway!.appender.append(region, partition, events),
       audit: (from, to) => new Auditor({ config, redis: this.redis!, keys: this.keys, store: this.store!, objects: this.objects! }).run(from, to),
+      status: () => new StatusReporter({ config, store: this.store!, objects: this.objects!, stats: () => this.stats() }).report(),
     });
     const opsPort = await this.ops.listen();
     this.urls = {
@@ -174,6 +179,7 @@ export class Pipeline {
     this.lagMonitor?.stop();
     await this.ops?.close().catch(() => undefined);
     await this.store?.close().catch(() => undefined);
+    await this.janitor?.stop();
     await this.objects?.close().catch(() => undefined);
     this.redis?.disconnect();
     await this.embeddedRedis?.stop().catch((err) => logger.error({ err: errorMessage(err) }, 'redis stop failed'));

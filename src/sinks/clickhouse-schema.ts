@@ -1,10 +1,18 @@
 /**
  * ClickHouse DDL of one region's database, shared by chDB and the ClickHouse server store.
  *
- *   events            ReplacingMergeTree, one row per reading, read with FINAL
- *   rollup_1m / _1h   AggregatingMergeTree of mergeable states (count, sum, min, max, t-digest)
- *   rollup_*_input    Null tables the encoder inserts partials into; a materialized view turns
- *                     each partial's centroids into a t-digest state and writes it to rollup_*
+ *   events            ReplacingMergeTree, one row per reading, read with FINAL; `weight` is how
+ *                     many readings the row stands for (> 1 only for readings kept by sampling)
+ *   rollup_1m / _1h   AggregatingMergeTree of mergeable states: readings (rows stored), count
+ *                     (Σ weight), sum (Σ value × weight), min, max, weighted t-digest
+ *   rollup_*_input    Null tables the encoder inserts partials into; a materialized view
+ *                     (rollup_*_weighted_mv) turns each partial's centroids into a t-digest
+ *                     state and writes it to rollup_*
+ *
+ * Databases created before weights existed are upgraded in place: `ADD COLUMN IF NOT EXISTS`
+ * (old rollup rows get readings = count, which held while every weight was 1) and the old
+ * view `rollup_*_mv`, which does not carry `readings`, is replaced by the weighted one. Run at
+ * start-up, before any insert.
  *
  * Every MergeTree keeps the hashes of its last DEDUP_WINDOW inserts, so an insert repeated with
  * the same insert_deduplication_token (and the same bytes) is dropped, also through the views.
@@ -35,6 +43,7 @@ export const INSERT_COLUMNS: Readonly<Record<AnalyticsTable, readonly string[]>>
     'ingest_time',
     'sensor_type',
     'value',
+    'weight',
     'unit',
     'firmware_version',
     'schema_version',
@@ -42,8 +51,8 @@ export const INSERT_COLUMNS: Readonly<Record<AnalyticsTable, readonly string[]>>
     'partition',
     'stream_id',
   ],
-  rollup_1m: ['device_id', 'sensor_type', 'window_start', 'count', 'sum', 'min', 'max', 'means', 'weights'],
-  rollup_1h: ['device_id', 'sensor_type', 'window_start', 'count', 'sum', 'min', 'max', 'means', 'weights'],
+  rollup_1m: ['device_id', 'sensor_type', 'window_start', 'readings', 'count', 'sum', 'min', 'max', 'means', 'weights'],
+  rollup_1h: ['device_id', 'sensor_type', 'window_start', 'readings', 'count', 'sum', 'min', 'max', 'means', 'weights'],
 };
 
 /** The physical table an insert of `table` goes to (rollups go through their Null input table). */
@@ -64,8 +73,9 @@ function assertDays(name: string, days: number): number {
   return days;
 }
 
-function eventsTable(db: string, ttlDays: number): string {
-  return `CREATE TABLE IF NOT EXISTS ${db}.events (
+function eventsStatements(db: string, ttlDays: number): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${db}.events (
   event_id UUID,
   reading_index UInt8,
   device_id String,
@@ -74,6 +84,7 @@ function eventsTable(db: string, ttlDays: number): string {
   ingest_time DateTime64(3, 'UTC'),
   sensor_type LowCardinality(String),
   value Float64,
+  weight UInt16 DEFAULT 1,
   unit LowCardinality(String),
   firmware_version LowCardinality(String),
   schema_version UInt8,
@@ -86,7 +97,9 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toDate(event_time)
 ORDER BY (device_id, event_time, event_id, reading_index)
 TTL toDateTime(event_time) + INTERVAL ${ttlDays} DAY
-SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`;
+SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+    `ALTER TABLE ${db}.events ADD COLUMN IF NOT EXISTS weight UInt16 DEFAULT 1 AFTER value`,
+  ];
 }
 
 function rollupStatements(db: string, table: 'rollup_1m' | 'rollup_1h', ttlDays: number): string[] {
@@ -95,6 +108,7 @@ function rollupStatements(db: string, table: 'rollup_1m' | 'rollup_1h', ttlDays:
   device_id String,
   sensor_type LowCardinality(String),
   window_start DateTime('UTC'),
+  readings SimpleAggregateFunction(sum, UInt64) DEFAULT count,
   count SimpleAggregateFunction(sum, UInt64),
   sum SimpleAggregateFunction(sum, Float64),
   min SimpleAggregateFunction(min, Float64),
@@ -106,10 +120,12 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (device_id, sensor_type, window_start)
 TTL window_start + INTERVAL ${ttlDays} DAY
 SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+    `ALTER TABLE ${db}.${table} ADD COLUMN IF NOT EXISTS readings SimpleAggregateFunction(sum, UInt64) DEFAULT count AFTER window_start`,
     `CREATE TABLE IF NOT EXISTS ${db}.${table}_input (
   device_id String,
   sensor_type String,
   window_start DateTime('UTC'),
+  readings UInt64,
   count UInt64,
   sum Float64,
   min Float64,
@@ -118,8 +134,10 @@ SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
   weights Array(UInt64)
 )
 ENGINE = Null`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${table}_mv TO ${db}.${table} AS
-SELECT device_id, sensor_type, window_start, count, sum, min, max,
+    `ALTER TABLE ${db}.${table}_input ADD COLUMN IF NOT EXISTS readings UInt64 AFTER window_start`,
+    `DROP VIEW IF EXISTS ${db}.${table}_mv`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${table}_weighted_mv TO ${db}.${table} AS
+SELECT device_id, sensor_type, window_start, readings, count, sum, min, max,
   arrayReduce('quantilesTDigestWeightedState(${QUANTILE_LEVELS})', means, weights) AS digest
 FROM ${db}.${table}_input`,
   ];
@@ -130,7 +148,7 @@ export function schemaStatements(database: string, ttl: SchemaTtl): string[] {
   const db = assertIdentifier(database);
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
-    eventsTable(db, assertDays('eventsTtlDays', ttl.eventsTtlDays)),
+    ...eventsStatements(db, assertDays('eventsTtlDays', ttl.eventsTtlDays)),
     ...rollupStatements(db, 'rollup_1m', assertDays('rollup1mTtlDays', ttl.rollup1mTtlDays)),
     ...rollupStatements(db, 'rollup_1h', assertDays('rollup1hTtlDays', ttl.rollup1hTtlDays)),
   ];

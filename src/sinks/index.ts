@@ -37,3 +37,5 @@ export {
 export { DirObjectStore } from './dir-object-store.js';
 export { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.js';
 export { createAnalyticsStore, createObjectStore } from './sink-factory.js';
+export { ArchiveJanitor, startArchiveRetention, type SweepResult } from './archive-janitor.js';
+export { S3Lifecycle, type LifecycleResult } from './s3-lifecycle.js';

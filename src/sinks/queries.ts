@@ -35,7 +35,9 @@ export interface EventRow {
 
 export interface RollupRow {
   window_start: string;
+  /** Readings represented: Σ weight, so a sampled window still estimates the full stream. */
   count: number;
+  /** Σ value × weight; avg = sum / count. */
   sum: number;
   min: number;
   max: number;
@@ -203,7 +205,7 @@ WHERE event_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
   AND event_time < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
 GROUP BY device_id, hour_s`;
 
-const AUDIT_ROLLUP_SQL = `SELECT device_id, toUnixTimestamp(window_start) AS hour_s, sum(count) AS readings
+const AUDIT_ROLLUP_SQL = `SELECT device_id, toUnixTimestamp(window_start) AS hour_s, sum(readings) AS readings
 FROM {db:Identifier}.rollup_1h
 WHERE window_start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
   AND window_start < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
@@ -219,7 +221,10 @@ export async function tallyStoredEvents(store: AnalyticsStore, db: string, from:
   return rows.map((r) => ({ deviceId: r.device_id, hour: Number(r.hour_s) * 1000, events: Number(r.events), readings: Number(r.readings) }));
 }
 
-/** Readings counted by the hourly rollups, per device and hour (`events` is 0: rollups count readings). */
+/**
+ * Readings stored into the hourly rollups, per device and hour: their `readings` column, one
+ * per reading whatever its weight (`count` is Σ weight). `events` is 0: rollups count readings.
+ */
 export async function tallyRolledUp(store: AnalyticsStore, db: string, from: number, to: number): Promise<HourTally[]> {
   const rows = await store.query<{ device_id: string; hour_s: Num; readings: Num }>(AUDIT_ROLLUP_SQL, {
     db,

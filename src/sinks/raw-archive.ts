@@ -7,7 +7,8 @@
  * where <from> and <to> are the flush's first and last Redis stream ids, zero-padded
  * (13-digit ms, 6-digit sequence) so keys sort in offset order. The same rows and offsets
  * always give the same keys and the same bytes (hyparquet-writer writes no clock or random
- * data), so a retried flush rewrites identical objects.
+ * data), so a retried flush rewrites identical objects. Objects written before readings had
+ * weights lack the `weight` column; they read back with weight 1.
  */
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
@@ -87,6 +88,7 @@ function columns(rows: readonly ReadingRow[]): ColumnSource[] {
     col('ingest_time', 'TIMESTAMP', rows.map((r) => r.ingestTime)),
     col('sensor_type', 'STRING', rows.map((r) => r.sensorType)),
     col('value', 'DOUBLE', rows.map((r) => r.value)),
+    col('weight', 'INT32', rows.map((r) => r.weight)),
     col('unit', 'STRING', rows.map((r) => r.unit)),
     col('firmware_version', 'STRING', rows.map((r) => r.firmwareVersion)),
     col('schema_version', 'INT32', rows.map((r) => r.schemaVersion)),
@@ -138,6 +140,8 @@ interface ArchiveRecord {
   ingest_time: Date;
   sensor_type: string;
   value: number;
+  /** Absent in objects written before weights existed. */
+  weight?: number;
   unit: string;
   firmware_version: string;
   schema_version: number;
@@ -159,6 +163,7 @@ export async function readArchiveObject(body: Uint8Array): Promise<ReadingRow[]>
     ingestTime: r.ingest_time.getTime(),
     sensorType: r.sensor_type,
     value: r.value,
+    weight: r.weight ?? 1,
     unit: r.unit,
     firmwareVersion: r.firmware_version,
     schemaVersion: r.schema_version === 2 ? 2 : 1,

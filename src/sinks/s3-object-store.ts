@@ -16,6 +16,7 @@ import {
 import type { S3Config } from '../config.js';
 import { SinkError, errorMessage } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
+import { S3Lifecycle, type LifecycleResult } from './s3-lifecycle.js';
 
 const SINK = 's3';
 
@@ -116,6 +117,15 @@ export class S3ObjectStore implements ObjectStore {
       if (isNotFound(err)) return;
       throw new SinkError(SINK, `delete ${key} failed: ${errorMessage(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * Have the bucket expire every object under `keyPrefix` (a store key prefix) `days` after its
+   * creation, by a lifecycle rule merged into the bucket's configuration (s3-lifecycle.ts).
+   * A server that refuses lifecycle rules answers `unsupported`, any other failure `failed`: not a throw.
+   */
+  applyExpiry(keyPrefix: string, days: number): Promise<LifecycleResult> {
+    return new S3Lifecycle(this.client, this.config.bucket).ensureExpiry(this.fullKey(keyPrefix), days);
   }
 
   async ping(): Promise<boolean> {

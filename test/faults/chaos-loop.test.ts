@@ -11,8 +11,10 @@
  * Everything random (event ids, values, kill moments, fault points) comes from one seed, printed
  * at the start: rerun a failure with SHOAL_CHAOS_SEED=<seed>.
  */
+import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
@@ -21,7 +23,7 @@ import { DirObjectStore } from '../../src/sinks/dir-object-store.js';
 import { ChaosDevice, SENSORS } from '../helpers/chaos-device.js';
 import { expectedRollups, readingsOf } from '../helpers/events.js';
 import { deviceReadings, deviceWindows, type TimeSpan } from '../helpers/query-api.js';
-import { killOrphanRedis, startShoal, tempDataDir, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
+import { CLI, killOrphanRedis, startShoal, tempDataDir, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
 import { HOUR_MS, MINUTE_MS, archivedReadings } from '../helpers/sink-snapshot.js';
 
 const SEED = Number(process.env['SHOAL_CHAOS_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
@@ -29,6 +31,7 @@ const CYCLES = 24;
 const DEVICES = 12;
 const REGIONS = ['us-east', 'eu-west'] as const;
 const CONFIG = { partitions: 2, flush: { intervalMs: 150 } };
+const run = promisify(execFile);
 const SHARDS = 2;
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -152,6 +155,12 @@ describe('chaos loop: repeated kill -9 under load', () => {
         }
       }
     }
+    // The audit agrees: per device and hour, accepted − duplicates = archived = stored = rolled up.
+    const audit = await run(process.execPath, [CLI, 'audit', '--ops', last.opsUrl, '--from', new Date(span.from).toISOString(), '--to', new Date(span.to).toISOString()]).catch(
+      (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+    );
+    expect(audit.stdout, 'shoal audit').toMatch(/ 0 with differences;/);
+    expect((audit as { code?: number }).code ?? 0, 'shoal audit exit code').toBe(0);
     expect(await last.stop(), 'clean shutdown').toBe(0);
 
     // The raw archive holds every acked reading once (read after the clean stop flushed everything).

@@ -25,7 +25,7 @@ export interface EventSpec {
 
 function toEvent(model: RuntimeModel, region: string, spec: EventSpec): CanonicalEvent {
   const n = model.distinct.size;
-  const readings = spec.readings.slice(0, spec.v2 ? undefined : 1).map((r) => ({ sensorType: r.sensor, value: r.value, unit: 'u' }));
+  const readings = spec.readings.slice(0, spec.v2 ? undefined : 1).map((r) => ({ sensorType: r.sensor, value: r.value, unit: 'u', weight: 1 }));
   return {
     eventId: `${model.run.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
     deviceId: `dev-${spec.device}`,

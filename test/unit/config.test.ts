@@ -102,6 +102,26 @@ describe('config', () => {
     expect(problems(() => loadConfig({ file: withFile('regions: [unclosed\n'), env: {} }))).toEqual([expect.stringMatching(/not valid YAML/)]);
   });
 
+  it('samples nothing by default and keeps the configured sensor types as written', () => {
+    expect(loadConfig({ env: {}, cwd: tmpdir() }).sampling.sensors).toEqual({});
+    const file = withFile('sampling:\n  sensors:\n    temperature:\n      keepOneIn: 4\n    vibration.rms:\n      keepOneIn: 1000\n');
+    expect(loadConfig({ file, env: {} }).sampling.sensors).toEqual({ temperature: { keepOneIn: 4 }, 'vibration.rms': { keepOneIn: 1000 } });
+  });
+
+  it.each([
+    [{ sampling: { sensors: { temperature: { keepOneIn: 1 } } } }, /^sampling\.sensors\.temperature\.keepOneIn:/],
+    [{ sampling: { sensors: { temperature: { keepOneIn: 1001 } } } }, /^sampling\.sensors\.temperature\.keepOneIn:/],
+    [{ sampling: { sensors: { temperature: { keepOneIn: 2.5 } } } }, /^sampling\.sensors\.temperature\.keepOneIn:/],
+    [{ sampling: { sensors: { temperature: {} } } }, /^sampling\.sensors\.temperature\.keepOneIn:/],
+    [{ sampling: { sensors: { temperature: { keepOneIn: 4, rate: 0.5 } } } }, /^sampling\.sensors\.temperature\.rate: unknown key/],
+    [{ sampling: { sensors: { 'temp\u0007': { keepOneIn: 4 } } } }, /^sampling\.sensors\.temp.: a sensor type is 1–64 characters/],
+    [{ sampling: { sensors: { ['t'.repeat(65)]: { keepOneIn: 4 } } } }, /^sampling\.sensors\.t{65}: a sensor type/],
+    [{ sampling: { sensors: ['temperature'] } }, /^sampling\.sensors:/],
+    [{ sampling: { rate: 4 } }, /^sampling\.rate: unknown key/],
+  ])('rejects the sampling setting %j naming the field', (raw, pattern) => {
+    expect(problems(() => validateUserConfig(raw))).toEqual([expect.stringMatching(pattern)]);
+  });
+
   it('names one database per region', () => {
     const c = loadConfig({ env: {}, cwd: tmpdir() });
     expect(c.regions.map((r) => regionDatabase(c, r))).toEqual(['shoal_us_east', 'shoal_eu_west']);

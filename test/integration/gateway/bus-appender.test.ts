@@ -37,7 +37,7 @@ function event(deviceId: string, region = 'us-east'): CanonicalEvent {
     firmwareVersion: '1.0.0',
     schemaVersion: 1,
     seq: null,
-    readings: [{ sensorType: 'temperature', value: 20.5, unit: 'celsius' }],
+    readings: [{ sensorType: 'temperature', value: 20.5, unit: 'celsius', weight: 1 }],
   };
 }
 

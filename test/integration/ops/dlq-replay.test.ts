@@ -110,7 +110,7 @@ describe('POST /api/v1/dlq/{region}/{id}/replay', () => {
         region: 'us-east',
         eventTime: Date.parse(bad.event_time),
         ingestTime: opsNow,
-        readings: [{ sensorType: 'temperature', value: 21.5, unit: 'C' }],
+        readings: [{ sensorType: 'temperature', value: 21.5, unit: 'C', weight: 1 }],
       }),
     ]);
     expect(await entryStatus('us-east', id)).toBe(404);

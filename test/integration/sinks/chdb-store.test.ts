@@ -13,7 +13,8 @@ import type { ReadingRow } from '../../../src/contracts/canonical-event.js';
 import { SinkError } from '../../../src/errors.js';
 import { encodeBatch } from '../../../src/sinks/batch-encoder.js';
 import { ChdbStore } from '../../../src/sinks/chdb-store.js';
-import { queryEvents, queryRollups, tableStats } from '../../../src/sinks/queries.js';
+import { schemaStatements } from '../../../src/sinks/clickhouse-schema.js';
+import { queryEvents, queryRollups, tableStats, tallyRolledUp, tallyStoredEvents } from '../../../src/sinks/queries.js';
 import { archiveObjects } from '../../../src/sinks/raw-archive.js';
 import { partialOf } from '../../unit/sinks/arbitraries.js';
 
@@ -49,6 +50,7 @@ function row(deviceId: string, eventTime: number, sensorType: string, value: num
     ingestTime: eventTime + 7,
     sensorType,
     value,
+    weight: 1,
     unit: 'C',
     firmwareVersion: 'fw\t1.0',
     schemaVersion: 1,
@@ -92,7 +94,7 @@ describe('ChdbStore', () => {
       'SELECT database, name FROM system.tables WHERE database IN ({a:String}, {b:String}) ORDER BY database, name',
       { a: US, b: EU },
     );
-    const expected = ['events', 'rollup_1h', 'rollup_1h_input', 'rollup_1h_mv', 'rollup_1m', 'rollup_1m_input', 'rollup_1m_mv'];
+    const expected = ['events', 'rollup_1h', 'rollup_1h_input', 'rollup_1h_weighted_mv', 'rollup_1m', 'rollup_1m_input', 'rollup_1m_weighted_mv'];
     expect(tables.filter((t) => t.database === US).map((t) => t.name)).toEqual(expected);
     expect(tables.filter((t) => t.database === EU).map((t) => t.name)).toEqual(expected);
     expect(await store.ping()).toBe(true);
@@ -135,6 +137,74 @@ describe('ChdbStore', () => {
     expect(merged!.p50).toBeLessThanOrEqual(merged!.p95);
     expect(merged!.p95).toBeLessThanOrEqual(merged!.p99);
     expect(merged!.p99).toBeLessThanOrEqual(merged!.max);
+  });
+
+  it('rolls sampled readings up by weight: count = Σ weight, sum = Σ value × weight, readings = rows stored', async () => {
+    const t0 = minuteOf(Date.now() - 5 * HOUR);
+    // Three readings kept at one in 4 (weight 4) and one unsampled humidity reading.
+    const kept = [20, 22, 21].map((v, i) => ({ ...row('w-dev', t0 + i * 1000, 'temp', v), weight: 4 }));
+    const hum = row('w-dev', t0 + 5000, 'hum', 50);
+    const weighted = (p: WindowPartial): WindowPartial => ({ ...p, count: 12, sum: 4 * 63, digest: p.digest.map(([m]) => [m, 4]) });
+    await insertBatch(
+      'us-east',
+      batchOf([...kept, hum], [weighted(partialOf('w-dev', 'temp', t0, [20, 22, 21])), partialOf('w-dev', 'hum', t0, [50])], [weighted(partialOf('w-dev', 'temp', hourOf(t0), [20, 22, 21]))]),
+      'weights/1',
+    );
+    for (const [step, from] of [['1m', t0], ['1h', hourOf(t0)]] as const) {
+      const [w] = await queryRollups(store, US, 'w-dev', 'temp', from, from + HOUR, step);
+      expect(w).toMatchObject({ count: 12, sum: 252, avg: 21, min: 20, max: 22 });
+    }
+    expect(await count(`SELECT sum(weight) AS n FROM ${US}.events FINAL WHERE device_id = 'w-dev' AND sensor_type = 'temp'`)).toBe(12);
+    expect(await count(`SELECT sum(weight) AS n FROM ${US}.events FINAL WHERE device_id = 'w-dev' AND sensor_type = 'hum'`)).toBe(1);
+    // The audit compares stored readings, not the weighted count.
+    const [rolled] = (await tallyRolledUp(store, US, hourOf(t0), hourOf(t0) + HOUR)).filter((t) => t.deviceId === 'w-dev');
+    const [stored] = (await tallyStoredEvents(store, US, hourOf(t0), hourOf(t0) + HOUR)).filter((t) => t.deviceId === 'w-dev');
+    expect(rolled?.readings).toBe(3);
+    expect(stored?.readings).toBe(4);
+  });
+
+  it('upgrades a database of the first release in place: old rows keep their counts, new ones carry weights', async () => {
+    const db = 'shoalold_us_east';
+    const h = hourOf(Date.now() - 6 * HOUR);
+    // The release-1 DDL (before weights), as a database created then still holds it.
+    for (const sql of [
+      `CREATE DATABASE ${db}`,
+      `CREATE TABLE ${db}.events (event_id UUID, reading_index UInt8, device_id String, region LowCardinality(String),
+        event_time DateTime64(3, 'UTC'), ingest_time DateTime64(3, 'UTC'), sensor_type LowCardinality(String), value Float64,
+        unit LowCardinality(String), firmware_version LowCardinality(String), schema_version UInt8, seq Nullable(UInt64),
+        partition UInt16, stream_id String, inserted_at DateTime64(3, 'UTC') DEFAULT now64(3))
+        ENGINE = ReplacingMergeTree PARTITION BY toDate(event_time) ORDER BY (device_id, event_time, event_id, reading_index)
+        SETTINGS non_replicated_deduplication_window = 10000`,
+      `CREATE TABLE ${db}.rollup_1h (device_id String, sensor_type LowCardinality(String), window_start DateTime('UTC'),
+        count SimpleAggregateFunction(sum, UInt64), sum SimpleAggregateFunction(sum, Float64), min SimpleAggregateFunction(min, Float64),
+        max SimpleAggregateFunction(max, Float64), digest AggregateFunction(quantilesTDigestWeighted(0.5, 0.95, 0.99), Float64, UInt64))
+        ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(window_start) ORDER BY (device_id, sensor_type, window_start)`,
+      `CREATE TABLE ${db}.rollup_1h_input (device_id String, sensor_type String, window_start DateTime('UTC'), count UInt64, sum Float64,
+        min Float64, max Float64, means Array(Float64), weights Array(UInt64)) ENGINE = Null`,
+      `CREATE MATERIALIZED VIEW ${db}.rollup_1h_mv TO ${db}.rollup_1h AS SELECT device_id, sensor_type, window_start, count, sum, min, max,
+        arrayReduce('quantilesTDigestWeightedState(0.5, 0.95, 0.99)', means, weights) AS digest FROM ${db}.rollup_1h_input`,
+      `INSERT INTO ${db}.events (event_id, reading_index, device_id, region, event_time, ingest_time, sensor_type, value, unit,
+        firmware_version, schema_version, seq, partition, stream_id)
+        VALUES ('00000000-0000-4000-8000-0000000000aa', 0, 'old-dev', 'us-east', fromUnixTimestamp64Milli(${h + 1000}, 'UTC'),
+        fromUnixTimestamp64Milli(${h + 1000}, 'UTC'), 'temp', 20, 'C', '1', 1, NULL, 0, '1-0')`,
+      `INSERT INTO ${db}.rollup_1h_input VALUES ('old-dev', 'temp', ${h / 1000}, 2, 41, 20, 21, [20, 21], [1, 1])`,
+    ])
+      await store.command(sql);
+
+    for (const sql of schemaStatements(db, config.clickhouse)) await store.command(sql);
+    for (const sql of schemaStatements(db, config.clickhouse)) await store.command(sql); // idempotent
+    await store.command(
+      `INSERT INTO ${db}.rollup_1h_input (device_id, sensor_type, window_start, readings, count, sum, min, max, means, weights)
+       VALUES ('old-dev', 'temp', ${h / 1000}, 1, 4, 88, 22, 22, [22], [4])`,
+    );
+
+    const [w] = await queryRollups(store, db, 'old-dev', 'temp', h, h + HOUR, '1h');
+    expect(w).toMatchObject({ count: 6, sum: 129, min: 20, max: 22 });
+    const [rolled] = await tallyRolledUp(store, db, h, h + HOUR);
+    expect(rolled).toMatchObject({ deviceId: 'old-dev', readings: 3 });
+    expect(await count(`SELECT sum(weight) AS n FROM ${db}.events FINAL`)).toBe(1);
+    const views = await store.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView' ORDER BY name`, { db });
+    expect(views.map((v) => v.name)).toEqual(['rollup_1h_weighted_mv', 'rollup_1m_weighted_mv']);
   });
 
   it('answers queryRollups with the API row shape, windows in order and within [from, to)', async () => {

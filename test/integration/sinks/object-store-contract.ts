@@ -61,6 +61,7 @@ export function objectStoreContract(name: string, store: () => ObjectStore): voi
         ingestTime: eventTime,
         sensorType: 'temp',
         value: i,
+        weight: 1,
         unit: 'C',
         firmwareVersion: '1',
         schemaVersion: 1 as const,

@@ -44,6 +44,7 @@ const readingArb: fc.Arbitrary<Reading> = fc.record({
   sensorType: fc.constantFrom(...SENSORS),
   value: valueArb,
   unit: fc.constant('u'),
+  weight: fc.constant(1),
 });
 
 /**

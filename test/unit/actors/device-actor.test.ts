@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { DeviceActor } from '../../../src/actors/device-actor.js';
 import { makeEvent } from './arbitraries.js';
 
-const READING = [{ sensorType: 'temp', value: 1, unit: 'C' }];
+const READING = [{ sensorType: 'temp', value: 1, unit: 'C', weight: 1 }];
 const event = (eventId: string, seq: number | null = null) =>
   makeEvent({ eventId, deviceId: 'd1', eventTime: 1_700_000_000_000, readings: READING, v2: seq !== null, seq });
 

@@ -113,9 +113,9 @@ describe('PartitionActors', () => {
   it('keeps or drops all readings of a v2 event together', () => {
     const actors = new PartitionActors(0, OPTIONS);
     const readings = [
-      { sensorType: 'temp', value: 21.5, unit: 'C' },
-      { sensorType: 'humidity', value: 40, unit: '%' },
-      { sensorType: 'temp', value: 22, unit: 'C' },
+      { sensorType: 'temp', value: 21.5, unit: 'C', weight: 1 },
+      { sensorType: 'humidity', value: 40, unit: '%', weight: 1 },
+      { sensorType: 'temp', value: 22, unit: 'C', weight: 1 },
     ];
     const event = makeEvent({ eventId: 'e1', deviceId: 'd1', eventTime: BASE_TIME, readings, v2: true, seq: 7 });
     actors.apply(`${BASE_TIME}-0`, BASE_TIME, [event, event]);
@@ -133,9 +133,34 @@ describe('PartitionActors', () => {
     ]);
   });
 
+  it('carries sampled readings weights into rows and rollups; a resend is still one duplicate', () => {
+    const actors = new PartitionActors(0, OPTIONS);
+    const readings = [
+      { sensorType: 'temp', value: 21.5, unit: 'C', weight: 4 },
+      { sensorType: 'humidity', value: 40, unit: '%', weight: 1 },
+      { sensorType: 'temp', value: 22, unit: 'C', weight: 4 },
+    ];
+    const event = makeEvent({ eventId: 'e1', deviceId: 'd1', eventTime: BASE_TIME, readings, v2: true, seq: 7 });
+    actors.apply(`${BASE_TIME}-0`, BASE_TIME, [event]);
+    actors.apply(`${BASE_TIME + 1}-0`, BASE_TIME + 1, [{ ...event, ingestTime: event.ingestTime + 5 }]);
+    const batch = actors.drain();
+    expect(batch.rows.map((r) => [r.readingIndex, r.sensorType, r.weight])).toEqual([
+      [0, 'temp', 4],
+      [1, 'humidity', 1],
+      [2, 'temp', 4],
+    ]);
+    expect(batch.duplicates).toBe(1);
+    for (const partials of [batch.rollup1m, batch.rollup1h]) {
+      expect(partials.map((p) => [p.sensorType, p.readings, p.count, p.sum, digestWeight(p.digest)])).toEqual([
+        ['humidity', 1, 1, 40, 1],
+        ['temp', 2, 8, 4 * 21.5 + 4 * 22, 8],
+      ]);
+    }
+  });
+
   it('counts events more than a minute behind the device’s newest event time as late', () => {
     const actors = new PartitionActors(0, OPTIONS);
-    const r = [{ sensorType: 'temp', value: 1, unit: 'C' }];
+    const r = [{ sensorType: 'temp', value: 1, unit: 'C', weight: 1 }];
     const at = (id: string, deviceId: string, eventTime: number) => makeEvent({ eventId: id, deviceId, eventTime, readings: r, v2: false });
     actors.apply('1-0', 1, [
       at('a', 'd1', BASE_TIME),
@@ -151,7 +176,7 @@ describe('PartitionActors', () => {
   it('passivates idle actors once their dedup memory has expired, and only then', () => {
     const options: ActorOptions = { dedupHorizonMs: 60_000, maxIdsPerDevice: 100, idleMs: 10_000 };
     const actors = new PartitionActors(0, options);
-    const r = [{ sensorType: 'temp', value: 1, unit: 'C' }];
+    const r = [{ sensorType: 'temp', value: 1, unit: 'C', weight: 1 }];
     const t0 = 1_000_000;
     for (let d = 0; d < 500; d++)
       actors.apply(`${t0}-${d}`, t0, [makeEvent({ eventId: 'first', deviceId: `d${d}`, eventTime: BASE_TIME, readings: r, v2: false })]);

@@ -73,6 +73,37 @@ const permutation = (n: number) =>
     { minLength: n, maxLength: n },
   );
 
+describe('QuantileDigest weights', () => {
+  it('adds a value of weight w exactly like w copies of it, while the sketch is exact', () => {
+    const adds = fc.array(fc.record({ value: fc.integer({ min: -20, max: 20 }), weight: fc.integer({ min: 1, max: 50 }) }), { maxLength: 120 });
+    fc.assert(
+      fc.property(adds, (list) => {
+        const weighted = new QuantileDigest();
+        const copies = new QuantileDigest();
+        for (const { value, weight } of list) {
+          weighted.add(value, weight);
+          for (let i = 0; i < weight; i++) copies.add(value);
+        }
+        // At most 41 distinct values: both sketches stay exact (one centroid per value).
+        expect(weighted.drain()).toEqual(copies.drain());
+      }),
+    );
+  });
+
+  it('keeps the total weight and stays bounded with many weighted values', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.integer({ min: 1, max: 1000 })), { minLength: 1, maxLength: 600 }), (list) => {
+        const d = new QuantileDigest(32);
+        for (const [v, w] of list) d.add(v, w);
+        const out = d.drain();
+        expect(out.length).toBeLessThanOrEqual(32);
+        expect(digestWeight(out)).toBe(list.reduce((n, [, w]) => n + w, 0));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
 describe('quantile digest', () => {
   it('is exact while there are at most 64 distinct values, however split and merged', () => {
     const scenario = fc

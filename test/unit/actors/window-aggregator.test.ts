@@ -5,6 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { WindowAggregator, windowStartOf } from '../../../src/actors/window-aggregator.js';
+import { digestWeight } from '../../../src/actors/quantile-digest.js';
 import { BASE_TIME, HOUR, MINUTE, valueArb } from './arbitraries.js';
 
 describe('WindowAggregator', () => {
@@ -51,5 +52,49 @@ describe('WindowAggregator', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('counts a weighted reading as `weight` readings: count = Σ weight, sum = Σ value × weight', () => {
+    const add = fc.record({
+      device: fc.constantFrom('a', 'b'),
+      sensor: fc.constantFrom('temp', 'hum'),
+      time: fc.integer({ min: BASE_TIME - HOUR, max: BASE_TIME + HOUR }),
+      value: valueArb,
+      weight: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 1000 })),
+    });
+    fc.assert(
+      fc.property(fc.array(add, { minLength: 1, maxLength: 200 }), fc.constantFrom(MINUTE, HOUR), (adds, width) => {
+        const agg = new WindowAggregator(width);
+        for (const a of adds) agg.add(a.device, a.sensor, a.time, a.value, a.weight);
+        const out = agg.drain();
+        for (const p of out) {
+          // The same additions, in arrival order, straight from the input.
+          const mine = adds.filter((a) => a.device === p.deviceId && a.sensor === p.sensorType && windowStartOf(a.time, width) === p.windowStart);
+          expect(p.readings).toBe(mine.length);
+          expect(p.count).toBe(mine.reduce((n, a) => n + a.weight, 0));
+          expect(p.sum).toBe(mine.reduce((s, a) => s + a.value * a.weight, 0));
+          expect(p.min).toBe(Math.min(...mine.map((a) => a.value)));
+          expect(p.max).toBe(Math.max(...mine.map((a) => a.value)));
+          expect(digestWeight(p.digest)).toBe(p.count);
+        }
+        expect(out.reduce((n, p) => n + p.readings, 0)).toBe(adds.length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('estimates the full stream from a sample: one reading in 4 kept with weight 4', () => {
+    const full = new WindowAggregator(HOUR);
+    const sampled = new WindowAggregator(HOUR);
+    for (let i = 0; i < 400; i++) {
+      const value = 20 + (i % 5);
+      full.add('d1', 'temp', BASE_TIME + i * 1000, value);
+      if (i % 4 === 0) sampled.add('d1', 'temp', BASE_TIME + i * 1000, value, 4);
+    }
+    const [f] = full.drain();
+    const [s] = sampled.drain();
+    expect(s!.readings).toBe(100);
+    expect(s!.count).toBe(f!.count);
+    expect(s!.sum / s!.count).toBeCloseTo(f!.sum / f!.count, 0);
   });
 });

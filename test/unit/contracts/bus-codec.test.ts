@@ -17,7 +17,16 @@ const canonicalArb: fc.Arbitrary<CanonicalEvent> = fc
     firmwareVersion: labelArb,
     v2: fc.boolean(),
     seq: fc.option(fc.maxSafeNat(), { nil: null }),
-    readings: fc.array(fc.record({ sensorType: labelArb, value: fc.double({ noNaN: true, noDefaultInfinity: true }), unit: labelArb }), { minLength: 1, maxLength: 64 }),
+    readings: fc.array(
+      fc.record({
+        sensorType: labelArb,
+        value: fc.double({ noNaN: true, noDefaultInfinity: true }),
+        unit: labelArb,
+        // Mostly 1, as without sampling; sampled readings carry keepOneIn (2..1000).
+        weight: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 1000 })),
+      }),
+      { minLength: 1, maxLength: 64 },
+    ),
   })
   .map(({ v2, seq, readings, ingestTime, ...rest }) => ({
     ...rest,
@@ -117,19 +126,52 @@ describe('bus codec', () => {
       [8, ['temperature', '21.5', 'C']],
       [8, ['temperature', Infinity, 'C']],
       [8, 'temperature'],
+      [9, null],
+      [9, 'weights'],
+      [9, [0]],
+      [9, [2.5]],
+      [9, [65_536]],
+      [9, ['4']],
+      [9, [4, 4]],
+      [9, []],
     ];
     for (const [field, value] of mutations) {
       const event = goodEvent();
       event[field] = value;
       bad.push([BUS_FORMAT_VERSION, event]);
     }
+    // An eleventh field, or weights in the format before weights existed.
+    bad.push([BUS_FORMAT_VERSION, [...goodEvent(), [4], 'extra']], [1, [...goodEvent(), [4]]]);
     expect(decodeEvents(pack([BUS_FORMAT_VERSION, goodEvent()]))).toHaveLength(1);
+    expect(decodeEvents(pack([BUS_FORMAT_VERSION, [...goodEvent(), [4]]]))[0]?.readings[0]?.weight).toBe(4);
     for (const payload of bad) expectUndecodable(pack(payload));
+  });
+
+  it('costs no byte for weights while nothing was sampled', () => {
+    fc.assert(
+      fc.property(fc.array(canonicalArb, { minLength: 1, maxLength: 20 }), (events) => {
+        const unweighted = events.map((e) => ({ ...e, readings: e.readings.map((r) => ({ ...r, weight: 1 })) }));
+        // The same events under the previous format: readings as triples, no weights field.
+        const previous = pack([1, ...unweighted.map((e) => [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, e.readings.flatMap((r) => [r.sensorType, r.value, r.unit])])]);
+        expect(encodeEvents(unweighted).byteLength).toBe(previous.byteLength);
+      }),
+    );
+  });
+
+  it('still decodes entries written before weights existed (format 1), every weight 1', () => {
+    fc.assert(
+      fc.property(fc.array(canonicalArb, { maxLength: 20 }), (events) => {
+        const previous = pack([1, ...events.map((e) => [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, e.readings.flatMap((r) => [r.sensorType, r.value, r.unit])])]);
+        const decoded = decodeEvents(previous);
+        expect(decoded).toEqual(events.map((e) => ({ ...e, readings: e.readings.map((r) => ({ ...r, weight: 1 })) })));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('throws ENTRY_UNDECODABLE on a truncated payload', () => {
     const payload = encodeEvents([
-      { eventId: 'e', deviceId: 'd', region: 'us-east', eventTime: NOW, ingestTime: NOW, firmwareVersion: 'f', schemaVersion: 1, seq: null, readings: [{ sensorType: 's', value: 1, unit: 'u' }] },
+      { eventId: 'e', deviceId: 'd', region: 'us-east', eventTime: NOW, ingestTime: NOW, firmwareVersion: 'f', schemaVersion: 1, seq: null, readings: [{ sensorType: 's', value: 1, unit: 'u', weight: 1 }] },
     ]);
     expectUndecodable(payload.subarray(0, payload.length - 1));
   });

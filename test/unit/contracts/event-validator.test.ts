@@ -42,7 +42,7 @@ describe('EventValidator: normalisation', () => {
       firmwareVersion: '1.4.2',
       schemaVersion: 1,
       seq: null,
-      readings: [{ sensorType: 'temperature', value: 21.5, unit: 'C' }],
+      readings: [{ sensorType: 'temperature', value: 21.5, unit: 'C', weight: 1 }],
     });
   });
 
@@ -52,6 +52,7 @@ describe('EventValidator: normalisation', () => {
     expect(event.seq).toBe(17);
     expect(event.readings.map((r) => r.sensorType)).toEqual(['temperature', 'humidity', 'pressure']);
     expect(event.readings.map((r) => r.value)).toEqual([18.25, 64, 1013.2]);
+    expect(event.readings.map((r) => r.weight)).toEqual([1, 1, 1]);
   });
 
   it('gives v1 and v2 events the same canonical shape', () => {

@@ -124,7 +124,7 @@ export interface ValidCase {
 }
 
 function toReading(r: { sensor_type: string; value: number; unit: string }): Reading {
-  return { sensorType: r.sensor_type, value: r.value + 0, unit: r.unit };
+  return { sensorType: r.sensor_type, value: r.value + 0, unit: r.unit, weight: 1 };
 }
 
 /** Any valid v1 or v2 event, plus the canonical event it must normalise to at NOW. */

@@ -13,8 +13,9 @@ import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import type { Rejection } from '../../../src/contracts/frame.js';
 import { RetryableError } from '../../../src/errors.js';
 import type { BusAppender } from '../../../src/gateway/bus-appender.js';
-import { FrameHandler } from '../../../src/gateway/frame-handler.js';
+import { FrameHandler, type Pressure } from '../../../src/gateway/frame-handler.js';
 import { GatewayStats } from '../../../src/gateway/gateway-stats.js';
+import { keepsReading, type SampledOut } from '../../../src/gateway/reading-sampler.js';
 import { partitionOf } from '../../../src/runtime/partitioning.js';
 
 const config = resolveConfig(validateUserConfig({ partitions: 4, auth: { mode: 'none' } }));
@@ -29,20 +30,23 @@ interface Ack {
 /** A bus that fails appends to the listed `region:partition` streams. */
 class FakeBus {
   appended: CanonicalEvent[] = [];
+  sampledOut: SampledOut[] = [];
   dlq: Rejection[] = [];
   failing: ReadonlySet<string> = new Set();
 
   /** Start over, failing these streams from now on. */
   reset(failing: readonly string[] = []): this {
     this.appended = [];
+    this.sampledOut = [];
     this.dlq = [];
     this.failing = new Set(failing);
     return this;
   }
 
-  append(region: string, partition: number, events: CanonicalEvent[]): Promise<void> {
+  append(region: string, partition: number, events: CanonicalEvent[], sampledOut: SampledOut[] = []): Promise<void> {
     if (this.failing.has(`${region}:${partition}`)) return Promise.reject(new RetryableError('BUS_UNAVAILABLE', 'down'));
     this.appended.push(...events);
+    this.sampledOut.push(...sampledOut);
     return Promise.resolve();
   }
   appendDlq(_region: string | null, rejections: Rejection[]): Promise<void> {
@@ -137,5 +141,74 @@ describe('FrameHandler', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('FrameHandler sampling under backpressure', () => {
+  const sampling = resolveConfig(validateUserConfig({ partitions: 4, auth: { mode: 'none' }, sampling: { sensors: { temperature: { keepOneIn: 3 } } } }));
+  const NOW = Date.now();
+  const sampler = (pressure: Pressure, stats = new GatewayStats(), bus = new FakeBus()): FrameHandler =>
+    new FrameHandler({ config: sampling, appender: bus as unknown as BusAppender, stats, logger: pino({ level: 'silent' }), clock: () => NOW, pressure: () => pressure });
+  const frame = (n: number): Record<string, unknown>[] =>
+    Array.from({ length: n }, (_, i) => ({
+      schema_version: 2,
+      event_id: randomUUID(),
+      device_id: DEVICES[i % DEVICES.length],
+      event_time: new Date(NOW - i * 1000).toISOString(),
+      firmware_version: '2.0.1',
+      region: 'us-east',
+      readings: [
+        { sensor_type: 'temperature', value: 20 + i, unit: 'C' },
+        { sensor_type: 'humidity', value: 40, unit: '%' },
+        { sensor_type: 'temperature', value: 21 + i, unit: 'C' },
+      ],
+    }));
+
+  it('keeps one temperature reading in 3 at soft pressure, weighted 3, and acks the rest as sampled_out', async () => {
+    const bus = new FakeBus();
+    const stats = new GatewayStats();
+    const events = frame(60);
+    const outcome = await sampler('soft', stats, bus).handle(Buffer.from(JSON.stringify({ seq: 9, events })), false, null, { source: 'ws' });
+    const ack = JSON.parse(outcome.ack) as Ack & { sampled_out?: number };
+    const ids = events.map((e) => (e['event_id'] as string).toLowerCase());
+    const keptTemps = ids.flatMap((id) => [0, 2].filter((i) => keepsReading(id, i, 3)).map((i) => `${id}/${i}`));
+    const dropped = 2 * ids.length - keptTemps.length;
+
+    expect(ack.accepted).toBe(60);
+    expect(ack.rejected).toEqual([]);
+    expect(ack.sampled_out).toBe(dropped);
+    expect(outcome.sampledOut).toBe(dropped);
+    expect(stats.snapshot().sampledOut).toBe(dropped);
+    const readings = bus.appended.flatMap((e) => e.readings);
+    expect(readings.filter((r) => r.sensorType === 'humidity').map((r) => r.weight)).toEqual(ids.map(() => 1));
+    expect(readings.filter((r) => r.sensorType === 'temperature').map((r) => r.weight)).toEqual(keptTemps.map(() => 3));
+    expect(bus.sampledOut.reduce((n, s) => n + s.readings, 0)).toBe(dropped);
+  });
+
+  it('samples nothing at ok pressure, and its ack is byte-identical to a gateway without sampling', async () => {
+    const bus = new FakeBus();
+    const payload = Buffer.from(JSON.stringify({ seq: 4, events: frame(30) }));
+    const sampled = await sampler('ok', new GatewayStats(), bus).handle(payload, false, null, { source: 'ws' });
+    const plain = await new FrameHandler({ config, appender: new FakeBus() as unknown as BusAppender, stats: new GatewayStats(), logger: pino({ level: 'silent' }), clock: () => NOW }).handle(
+      payload,
+      false,
+      null,
+      { source: 'ws' },
+    );
+    expect(sampled.ack).toBe(plain.ack);
+    expect(sampled.ack).not.toContain('sampled_out');
+    expect(bus.appended.flatMap((e) => e.readings).every((r) => r.weight === 1)).toBe(true);
+    expect(bus.appended).toHaveLength(30);
+  });
+
+  it('does not report readings sampled from events whose append failed (they are OVERLOADED)', async () => {
+    const bus = new FakeBus().reset(config.regions.flatMap((r) => [0, 1, 2, 3].map((p) => `${r}:${p}`)));
+    const stats = new GatewayStats();
+    const outcome = await sampler('soft', stats, bus).handle(Buffer.from(JSON.stringify(frame(20))), false, null, { source: 'ws' });
+    const ack = JSON.parse(outcome.ack) as Ack & { sampled_out?: number };
+    expect(ack.accepted).toBe(0);
+    expect(ack.rejected.every((r) => r.code === 'OVERLOADED')).toBe(true);
+    expect(ack.sampled_out).toBeUndefined();
+    expect(stats.snapshot().sampledOut).toBe(0);
   });
 });

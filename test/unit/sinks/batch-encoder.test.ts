@@ -68,6 +68,7 @@ describe('encodeBatch', () => {
           expect(f[col('firmware_version')]).toBe(r.firmwareVersion);
           expect(Number(f[col('value')])).toBe(r.value === 0 ? 0 : r.value);
           expect(f[col('seq')]).toBe(r.seq === null ? '\\N' : String(r.seq));
+          expect(Number(f[col('weight')])).toBe(r.weight);
           expect(new Date(`${f[col('event_time')]!.replace(' ', 'T')}Z`).getTime()).toBe(r.eventTime);
         });
       }),
@@ -86,6 +87,14 @@ describe('encodeBatch', () => {
         expect(weights).toEqual(p.digest.map(([, w]) => w));
       }),
     );
+  });
+
+  it('writes the stored readings and the weighted count of a sampled window apart', () => {
+    const p = { deviceId: 'd1', sensorType: 'temperature', windowStart: 1_700_000_040_000, readings: 3, count: 12, sum: 240, min: 19, max: 21, digest: [[19, 4], [20, 4], [21, 4]] as [number, number][] };
+    const [ins] = encodeBatch({ rows: [], rollup1m: [], rollup1h: [p], accepted: [], duplicates: 0, dropped: [], late: 0 });
+    const f = parseTsv(ins!.body)[0]!;
+    expect(f[INSERT_COLUMNS.rollup_1h.indexOf('readings')]).toBe('3');
+    expect(f[INSERT_COLUMNS.rollup_1h.indexOf('count')]).toBe('12');
   });
 
   it('writes nothing for an empty batch', () => {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import {
   archiveKey,
@@ -55,6 +56,7 @@ describe('archiveObjects / readArchiveObject', () => {
       ingestTime: Date.UTC(2026, 10, 27, 10) + i * 100 + 5,
       sensorType: 'temperature',
       value: 20 + (i % 7) / 10,
+      weight: 1,
       unit: 'C',
       firmwareVersion: '1.4.2',
       schemaVersion: 1 as const,
@@ -64,6 +66,37 @@ describe('archiveObjects / readArchiveObject', () => {
     }));
     const [obj] = archiveObjects('us-east', 1, rows[0]!.streamId, rows.at(-1)!.streamId, rows);
     expect(obj!.body.byteLength).toBeLessThan(JSON.stringify(rows).length / 4);
+  });
+
+  it('reads objects written before the weight column existed with weight 1', async () => {
+    await fc.assert(
+      fc.asyncProperty(rowsArb, async (rows) => {
+        // The archive layout of the first release: the same columns without `weight`.
+        const col = (name: string, type: ColumnSource['type'], data: unknown[], nullable = false): ColumnSource => ({ name, type, data, nullable });
+        const body = parquetWriteBuffer({
+          columnData: [
+            col('event_id', 'STRING', rows.map((r) => r.eventId)),
+            col('reading_index', 'INT32', rows.map((r) => r.readingIndex)),
+            col('device_id', 'STRING', rows.map((r) => r.deviceId)),
+            col('region', 'STRING', rows.map((r) => r.region)),
+            col('event_time', 'TIMESTAMP', rows.map((r) => r.eventTime)),
+            col('ingest_time', 'TIMESTAMP', rows.map((r) => r.ingestTime)),
+            col('sensor_type', 'STRING', rows.map((r) => r.sensorType)),
+            col('value', 'DOUBLE', rows.map((r) => r.value)),
+            col('unit', 'STRING', rows.map((r) => r.unit)),
+            col('firmware_version', 'STRING', rows.map((r) => r.firmwareVersion)),
+            col('schema_version', 'INT32', rows.map((r) => r.schemaVersion)),
+            col('seq', 'INT64', rows.map((r) => (r.seq === null ? null : BigInt(r.seq))), true),
+            col('partition', 'INT32', rows.map((r) => r.partition)),
+            col('stream_id', 'STRING', rows.map((r) => r.streamId)),
+          ],
+          codec: 'SNAPPY',
+        });
+        const back = (await readArchiveObject(new Uint8Array(body))).map((r) => ({ ...r, value: r.value + 0 }));
+        expect(back).toEqual(rows.map((r) => ({ ...r, value: r.value + 0, weight: 1 })));
+      }),
+      { numRuns: 20 },
+    );
   });
 });
 
