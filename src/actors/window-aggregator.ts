@@ -17,17 +17,8 @@ import type { WindowPartial } from './types.js';
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 
-interface OpenWindow {
-  deviceId: string;
-  sensorType: string;
-  windowStart: number;
-  readings: number;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  digest: QuantileDigest;
-}
+/** A window being filled: a WindowPartial whose digest is still a live sketch. */
+type OpenWindow = Omit<WindowPartial, 'digest'> & { digest: QuantileDigest };
 
 function compareWindows(a: WindowPartial, b: WindowPartial): number {
   if (a.deviceId !== b.deviceId) return a.deviceId < b.deviceId ? -1 : 1;
