@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `shoal` command line (DESIGN §6): start, token, simulate, demo, dlq.
+ * The `shoal` command line (DESIGN §6): start, token, simulate, demo, audit, status, replay, dlq.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, errorMessage, ShoalError } from '../errors.js';
 import { runStart } from './start-command.js';
@@ -11,6 +11,7 @@ import { runSimulateCommand } from './simulate-command.js';
 import { runDemo } from './demo-command.js';
 import { runAudit } from './audit-command.js';
 import { runStatus } from './status-command.js';
+import { runReplay, type ReplayFlags } from './replay-command.js';
 import { DEFAULT_OPS_URL, runDlqList, runDlqPurge, runDlqReplay, runDlqShow } from './dlq-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -73,6 +74,24 @@ program
   .option('--ops <url>', 'ops API of the running pipeline', DEFAULT_OPS_URL)
   .option('--json', 'print the whole report as JSON')
   .action(runStatus);
+
+program
+  .command('replay')
+  .description('rebuild ClickHouse events and rollups of a region from the raw archive, for a range of UTC event dates')
+  .requiredOption('--region <region>', 'region to replay')
+  .requiredOption('--from <date>', 'first UTC event date, YYYY-MM-DD')
+  .requiredOption('--to <date>', 'last UTC event date (inclusive), YYYY-MM-DD')
+  .addOption(
+    new Option(
+      '--into <mode>',
+      'rebuild: delete the dates\' ClickHouse rows and rollups, then insert them again from the archive (idempotent); ' +
+        'live: insert without deleting, adding to what is stored: only for dates missing from ClickHouse',
+    )
+      .choices(['rebuild', 'live'])
+      .default('rebuild'),
+  )
+  .option('--ops <url>', 'ops API of the running pipeline', DEFAULT_OPS_URL)
+  .action((flags: ReplayFlags) => runReplay(flags));
 
 program
   .command('demo')

@@ -11,6 +11,8 @@
  *   GET /api/v1/dlq?region=R&limit=N&code=C   newest DLQ entries of a region
  *   GET|DELETE /api/v1/dlq/{region}/{id}, POST …/{id}/replay, DELETE /api/v1/dlq/{region}
  *                                         DLQ triage (see dlq-routes.ts)
+ *   POST /api/v1/replay, GET /api/v1/replay/{job_id}
+ *                                         rebuild ClickHouse from the raw archive (see replay-routes.ts)
  *   GET /api/v1/devices/{id}/events?from&to&sensor&limit
  *   GET /api/v1/devices/{id}/rollups?sensor&from&to&step=1m|1h
  *
@@ -38,6 +40,7 @@ import { sendBody, sendError, sendJson } from './http-response.js';
 import type { AuditReport } from './auditor.js';
 import type { StatusReport } from './status-report.js';
 import { parseDeviceId, parseTimeRange } from './query-params.js';
+import { ReplayRoutes, type ReplayRun } from './replay-routes.js';
 
 export interface OpsServerDeps {
   config: Config;
@@ -61,6 +64,8 @@ export interface OpsServerDeps {
   audit?: (from: number, to: number) => Promise<AuditReport>;
   /** Stored events and bytes per region (see status-report.ts); without it /api/v1/status answers 503. */
   status?: () => Promise<StatusReport>;
+  /** Runs an archive replay job (see replay-routes.ts); without it /api/v1/replay answers 503. */
+  replay?: ReplayRun;
 }
 
 export { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './dlq-routes.js';
@@ -73,12 +78,14 @@ export class OpsServer {
   private server: Server | null = null;
   private readonly queries: DeviceQueries;
   private readonly dlq: DlqRoutes;
+  private readonly replay: ReplayRoutes;
   private readonly statusPage: string;
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly deps: OpsServerDeps) {
     this.queries = new DeviceQueries(deps.config, deps.store, deps.clock);
     this.dlq = new DlqRoutes({ config: deps.config, redis: deps.redis, keys: deps.keys, clock: deps.clock ?? Date.now, append: deps.append });
+    this.replay = new ReplayRoutes({ regions: deps.config.regions, logger: deps.logger, run: deps.replay });
     this.statusPage = readFileSync(new URL('./static/status.html', import.meta.url), 'utf8');
   }
 
@@ -108,8 +115,9 @@ export class OpsServer {
     return (server.address() as AddressInfo).port;
   }
 
-  /** Stop accepting; idle keep-alive sockets close now, busy ones get a short grace. */
+  /** Stop accepting and any running replay; idle keep-alive sockets close now, busy ones get a short grace. */
   async close(): Promise<void> {
+    await this.replay.close();
     const server = this.server;
     if (!server) return;
     this.server = null;
@@ -142,6 +150,7 @@ export class OpsServer {
     const url = new URL(req.url ?? '/', 'http://ops.invalid');
     const path = url.pathname;
     if (DlqRoutes.owns(path)) return this.dlq.handle(req, res, url);
+    if (ReplayRoutes.owns(path)) return this.replay.handle(req, res, url);
     const known = path === '/' || path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/api/');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (known) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed; use GET`);

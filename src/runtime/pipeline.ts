@@ -17,6 +17,7 @@
  *                                or a ClickHouse server, one database per region
  *
  *   Ops HTTP (main thread): /healthz /readyz /metrics /api/v1/... dashboard
+ *   Archive replay (main thread + piscina parse threads): raw archive ──► ClickHouse
  */
 import { mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -32,7 +33,7 @@ import { StatusReporter } from '../ops/status-report.js';
 import type { HealthReport } from '../ops/health.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { startArchiveRetention, type ArchiveJanitor } from '../sinks/archive-janitor.js';
-import { createAnalyticsStore, createObjectStore } from '../sinks/index.js';
+import { ArchiveReplayer, createAnalyticsStore, createObjectStore, replayStoreOf } from '../sinks/index.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -120,6 +121,7 @@ export class Pipeline {
     this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p), registry: this.mainRegistry });
     const ingestPort = await this.gateway.listen();
 
+    const replayStore = replayStoreOf(this.store);
     this.ops = new OpsServer({
       config,
       store: this.store,
@@ -132,6 +134,10 @@ export class Pipeline {
       append: (region, partition, events) => this.gateway!.appender.append(region, partition, events),
       audit: (from, to) => new Auditor({ config, redis: this.redis!, keys: this.keys, store: this.store!, objects: this.objects! }).run(from, to),
       status: () => new StatusReporter({ config, store: this.store!, objects: this.objects!, stats: () => this.stats() }).report(),
+      replay: replayStore
+        ? (request, jobId, onProgress, signal) =>
+            new ArchiveReplayer({ config, store: replayStore, objects: this.objects! }).run(request, jobId, onProgress, signal)
+        : undefined,
     });
     const opsPort = await this.ops.listen();
     this.urls = {

@@ -1,6 +1,7 @@
 /**
  * Shard-side AnalyticsStore that forwards inserts to the main thread, which owns the embedded
- * chDB session (one per process). Reads are not served here: queries run in the main thread.
+ * chDB session (one per process). Reads and statements are not served here: queries and
+ * commands run in the main thread.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { SinkError } from '../errors.js';
@@ -49,6 +50,10 @@ export class StoreProxy implements AnalyticsStore {
 
   query<T>(): Promise<T[]> {
     return Promise.reject(new Error('StoreProxy does not serve queries; query in the main thread'));
+  }
+
+  command(): Promise<void> {
+    return Promise.reject(new Error('StoreProxy does not run statements; run them in the main thread'));
   }
 
   ping(): Promise<boolean> {

@@ -27,6 +27,12 @@ export interface AnalyticsStore {
   insert(region: string, insert: EncodedInsert, token: string): Promise<void>;
   /** Run a read query; rows as objects (JSONEachRow). Params use ClickHouse {name:Type} binding. */
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /**
+   * Run a statement that returns no rows (DDL, ALTER … DELETE, DROP PARTITION). Optional: the
+   * archive replay needs it and refuses a store without it; read-only or proxy stores omit it
+   * or reject.
+   */
+  command?(sql: string): Promise<void>;
   /** True when the store answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

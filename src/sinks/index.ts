@@ -37,5 +37,17 @@ export {
 export { DirObjectStore } from './dir-object-store.js';
 export { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.js';
 export { createAnalyticsStore, createObjectStore } from './sink-factory.js';
+export {
+  ArchiveReplayer,
+  openPiscinaParser,
+  replayDates,
+  replayStoreOf,
+  type ArchiveParser,
+  type ArchiveReplayerDeps,
+  type ReplayInto,
+  type ReplayProgress,
+  type ReplayRequest,
+  type ReplayStore,
+} from './archive-replayer.js';
 export { ArchiveJanitor, startArchiveRetention, type SweepResult } from './archive-janitor.js';
 export { S3Lifecycle, type LifecycleResult } from './s3-lifecycle.js';
