@@ -5,12 +5,16 @@
  * S3-compatible servers (s3rver). Credentials come from the standard AWS chain unless given.
  */
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { S3Config } from '../config.js';
@@ -25,7 +29,14 @@ export interface S3ObjectStoreOptions {
   credentials?: S3ClientConfig['credentials'];
   /** Most attempts per request (the SDK retries with backoff). Default 3. */
   maxAttempts?: number;
+  /** Bodies larger than this go up as a multipart upload, bytes. Default 64 MiB. */
+  multipartThreshold?: number;
+  /** Size of each part but the last, bytes (S3's minimum is 5 MiB). Default 16 MiB. */
+  partSize?: number;
 }
+
+/** Parts uploaded at once in a multipart upload. */
+const PART_CONCURRENCY = 4;
 
 function isNotFound(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
@@ -36,6 +47,8 @@ function isNotFound(err: unknown): boolean {
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   private readonly client: S3Client;
+  private readonly multipartThreshold: number;
+  private readonly partSize: number;
 
   constructor(
     private readonly config: S3Config,
@@ -50,6 +63,12 @@ export class S3ObjectStore implements ObjectStore {
       ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     });
+    this.partSize = Math.max(5 * 1024 * 1024, options.partSize ?? 16 * 1024 * 1024);
+    this.multipartThreshold = Math.max(this.partSize, options.multipartThreshold ?? 64 * 1024 * 1024);
+  }
+
+  private get encryption(): { ServerSideEncryption?: 'AES256' | 'aws:kms' } {
+    return this.config.serverSideEncryption === undefined ? {} : { ServerSideEncryption: this.config.serverSideEncryption };
   }
 
   private fullKey(key: string): string {
@@ -58,6 +77,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array): Promise<void> {
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    if (bytes.byteLength > this.multipartThreshold) return this.putMultipart(key, bytes);
     try {
       await this.client.send(
         new PutObjectCommand({
@@ -66,11 +86,46 @@ export class S3ObjectStore implements ObjectStore {
           Body: bytes,
           ContentLength: bytes.byteLength,
           ContentType: 'application/octet-stream',
-          ...(this.config.serverSideEncryption === undefined ? {} : { ServerSideEncryption: this.config.serverSideEncryption }),
+          ...this.encryption,
         }),
       );
     } catch (err) {
       throw new SinkError(SINK, `put ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** A large body in parts (a few at a time); aborted on failure so no parts linger. */
+  private async putMultipart(key: string, bytes: Buffer): Promise<void> {
+    const target = { Bucket: this.config.bucket, Key: this.fullKey(key) };
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(new CreateMultipartUploadCommand({ ...target, ContentType: 'application/octet-stream', ...this.encryption }));
+      uploadId = created.UploadId;
+      if (!uploadId) throw new Error('the server returned no upload id');
+      const count = Math.ceil(bytes.byteLength / this.partSize);
+      const etags: string[] = new Array<string>(count);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        for (let i = next++; i < count; i = next++) {
+          const part = bytes.subarray(i * this.partSize, Math.min(bytes.byteLength, (i + 1) * this.partSize));
+          const res = await this.client.send(
+            new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: i + 1, Body: part, ContentLength: part.byteLength }),
+          );
+          if (!res.ETag) throw new Error(`part ${i + 1} got no ETag`);
+          etags[i] = res.ETag;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PART_CONCURRENCY, count) }, worker));
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          ...target,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+        }),
+      );
+    } catch (err) {
+      if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ ...target, UploadId: uploadId })).catch(() => undefined);
+      throw new SinkError(SINK, `multipart put ${key} failed: ${errorMessage(err)}`, { cause: err });
     }
   }
 

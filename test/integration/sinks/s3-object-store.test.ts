@@ -55,6 +55,22 @@ describe('S3ObjectStore', () => {
     }
   });
 
+  it('uploads a large object in parts and reads it back byte for byte', async () => {
+    const mp = new S3ObjectStore(s3Config(), { credentials, partSize: 5 * 1024 * 1024, multipartThreshold: 6 * 1024 * 1024 });
+    try {
+      const body = Buffer.alloc(12 * 1024 * 1024 + 123);
+      for (let i = 0; i + 4 <= body.length; i += 4) body.writeUInt32LE(i, i);
+      await mp.put('big/archive.parquet', body);
+      const back = Buffer.from((await mp.get('big/archive.parquet'))!);
+      expect(back.length).toBe(body.length);
+      expect(back.equals(body)).toBe(true);
+      // No parts are left behind: the upload was completed, not abandoned.
+      expect((await mp.list('big/')).map((o) => o.key)).toEqual(['big/archive.parquet']);
+    } finally {
+      await mp.close();
+    }
+  });
+
   it('fails with a SinkError (retryable) when the bucket is missing', async () => {
     const missing = new S3ObjectStore(s3Config({ bucket: 'no-such-bucket' }), { credentials, maxAttempts: 1 });
     try {
