@@ -19,7 +19,13 @@ export interface ClickHouseServerOptions {
   password?: string;
   /** Longest one request may take, ms. Default 30000. */
   requestTimeoutMs?: number;
+  /** Attempts per insert when the connection fails (refused or reset). Default 3. */
+  insertAttempts?: number;
 }
+
+/** Connection failures worth another attempt: the insert carries a dedup token, so a
+ *  retry after a reset that did land is dropped by the server. */
+const RETRYABLE = /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up/i;
 
 export interface RawInsert {
   /** Database-qualified table. */
@@ -32,8 +38,10 @@ export interface RawInsert {
 
 export class ClickHouseServerTransport {
   private readonly client: ClickHouseClient;
+  private readonly insertAttempts: number;
 
   constructor(options: ClickHouseServerOptions) {
+    this.insertAttempts = Math.max(1, options.insertAttempts ?? 3);
     this.client = createClient({
       url: options.url,
       username: options.username ?? 'default',
@@ -49,16 +57,25 @@ export class ClickHouseServerTransport {
     if (first === undefined) throw new SinkError(SINK, `insert into ${insert.table}: no columns given`);
     const { body } = insert;
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    try {
-      await this.client.insert({
-        table: insert.table,
-        columns: [first, ...rest],
-        values: Readable.from([bytes], { objectMode: false }),
-        format: insert.format,
-        clickhouse_settings: insert.settings ?? {},
-      });
-    } catch (err) {
-      throw new SinkError(SINK, `insert into ${insert.table} failed: ${errorMessage(err)}`, { cause: err });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.insert({
+          table: insert.table,
+          columns: [first, ...rest],
+          values: Readable.from([bytes], { objectMode: false }),
+          format: insert.format,
+          clickhouse_settings: insert.settings ?? {},
+        });
+        return;
+      } catch (err) {
+        const message = errorMessage(err);
+        const code = (err as { code?: string }).code ?? '';
+        if (attempt < this.insertAttempts && RETRYABLE.test(`${code} ${message}`)) {
+          await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
+          continue;
+        }
+        throw new SinkError(SINK, `insert into ${insert.table} failed after ${attempt} attempt(s): ${message}`, { cause: err });
+      }
     }
   }
 

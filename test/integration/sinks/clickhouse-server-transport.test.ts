@@ -4,7 +4,7 @@
  * checks the transport (raw TabSeparated body inserts, JSONEachRow reads, statements, ping,
  * errors) with old DDL; Shoal's schema and SQL are checked on chDB.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { Socket, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SinkError } from '../../../src/errors.js';
 import type { EncodedInsert } from '../../../src/sinks/analytics-store.js';
@@ -51,6 +51,32 @@ describe('ClickHouseServerTransport (clickhouse-server 18.16)', () => {
       "SELECT seq, note, value FROM shoal_t.readings WHERE device_id = 'dev-1' ORDER BY seq",
     );
     expect(rows.map((r) => [Number(r.seq), r.note, r.value])).toEqual(notes.map((n, i) => [i, n, i + 0.5]));
+  });
+
+  it('retries an insert whose connection was reset, and inserts it once', async () => {
+    // A proxy in front of the server that resets the first two connections it gets.
+    const target = new URL(server.url);
+    let resets = 2;
+    const proxy = createServer((client: Socket) => {
+      if (resets-- > 0) return void client.resetAndDestroy();
+      const upstream = new Socket();
+      upstream.connect(Number(target.port), target.hostname, () => client.pipe(upstream).pipe(client));
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    const port = await freePort();
+    await new Promise<void>((done) => proxy.listen(port, '127.0.0.1', done));
+    const flaky = new ClickHouseServerTransport({ url: `http://127.0.0.1:${port}`, insertAttempts: 3 });
+    try {
+      await transport.command('CREATE TABLE IF NOT EXISTS shoal_t.retried (device_id String, seq UInt64) ENGINE = MergeTree ORDER BY seq');
+      await flaky.insert({ table: 'shoal_t.retried', columns: ['device_id', 'seq'], body: Buffer.from('dev-r\t1\ndev-r\t2\n'), format: 'TabSeparated' });
+      expect(resets).toBeLessThan(0);
+      const [row] = await transport.query<{ n: string | number }>('SELECT count() AS n FROM shoal_t.retried');
+      expect(Number(row?.n)).toBe(2);
+    } finally {
+      await flaky.close();
+      await new Promise((done) => proxy.close(done));
+    }
   });
 
   it('surfaces a server error as a SinkError carrying the server message as its cause', async () => {
