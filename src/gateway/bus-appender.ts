@@ -16,6 +16,7 @@ import { RetryableError, errorMessage } from '../errors.js';
 import { COUNTER_TTL_S, counterArgs, countEvents, type CountedReadings } from '../runtime/audit-counters.js';
 import type { Keys } from '../runtime/keys.js';
 import { defineScripts } from '../runtime/script-loader.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
 
 export interface BusAppenderOptions {
   redis: Redis | Cluster;
@@ -31,6 +32,8 @@ export interface BusAppenderOptions {
   /** Approximate cap of each region's DLQ stream (XADD MAXLEN ~). Default 100000. */
   dlqMaxLen?: number;
   clock?: () => number;
+  /** Counts the DLQ entries written (shoal_dlq_entries_total); absent = not counted. */
+  metrics?: GatewayMetrics;
 }
 
 export interface DlqMeta {
@@ -109,6 +112,7 @@ export class BusAppender {
     const ingestTime = String(this.clock());
     const fallback = deviceRegion !== null && this.regionSet.has(deviceRegion) ? deviceRegion : this.options.regions[0];
     const byKey = new Map<string, (string | number)[][]>();
+    const rejectionsByKey = new Map<string, { region: string; rejections: Rejection[] }>();
     for (const r of rejections) {
       const region = r.region !== null && this.regionSet.has(r.region) ? r.region : (fallback ?? 'unknown');
       const key = this.options.keys.dlq(region);
@@ -120,6 +124,11 @@ export class BusAppender {
       let list = byKey.get(key);
       if (!list) byKey.set(key, (list = []));
       list.push(fields);
+      if (this.options.metrics) {
+        let counted = rejectionsByKey.get(key);
+        if (!counted) rejectionsByKey.set(key, (counted = { region, rejections: [] }));
+        counted.rejections.push(r);
+      }
     }
     const writes = [...byKey].map(async ([key, entries]) => {
       const pipeline = this.options.redis.pipeline();
@@ -128,6 +137,8 @@ export class BusAppender {
         this.checkConnected();
         failed(await this.withTimeout(pipeline.exec()));
         this.counters.dlqEntries += entries.length;
+        const counted = rejectionsByKey.get(key);
+        if (counted) this.options.metrics?.recordDlq(counted.region, counted.rejections);
       } catch (err) {
         this.counters.dlqFailures += entries.length;
         throw asRetryable(err, 'DLQ append failed');

@@ -20,6 +20,7 @@ import type { Config } from '../config.js';
 import { RejectCode, errorMessage } from '../errors.js';
 import { partitionOf } from '../runtime/partitioning.js';
 import type { BusAppender, DlqMeta } from './bus-appender.js';
+import type { GatewayMetrics } from './gateway-metrics.js';
 import type { GatewayStats } from './gateway-stats.js';
 import { ReadingSampler, type SampledOut } from './reading-sampler.js';
 
@@ -46,6 +47,8 @@ export interface FrameHandlerDeps {
   pressure?: (region: string, partition: number) => Pressure;
   /** `shoal_sampled_out_readings_total{region,sensor_type}`, when metrics are exported. */
   sampledOutReadings?: Counter<'region' | 'sensor_type'>;
+  /** The gateway's Prometheus metrics (events, bytes, frames), when exported. */
+  metrics?: GatewayMetrics;
 }
 
 interface Group {
@@ -102,6 +105,7 @@ export class FrameHandler {
     const final = failed.length === 0 ? result : overload(result, failed, reason);
     const sampledOut = this.recordSampled(appendable.filter((_, i) => settled[i]?.status === 'fulfilled'));
     this.deps.stats.recordFrame(bytes, final);
+    this.deps.metrics?.recordFrame(meta.source, bytes, final, result.accepted);
     return { result: final, ack: ackMessage(final, sampledOut), overloaded: result.accepted.length - final.accepted.length, pressure, sampledOut };
   }
 
@@ -114,6 +118,7 @@ export class FrameHandler {
   async recordRefusal(code: RejectCode, detail: string, identity: DeviceIdentity | null, raw: unknown, bytes: number, meta: DlqMeta): Promise<void> {
     const result: FrameResult = { seq: null, accepted: [], rejected: [wholeFrame(code, detail, identity, raw)] };
     this.deps.stats.recordFrame(bytes, result);
+    this.deps.metrics?.recordFrame(meta.source, bytes, result);
     const dlq = await Promise.allSettled([this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, meta)]);
     this.logFailures([], dlq[0]);
   }

@@ -27,6 +27,7 @@ import type { Keys } from '../runtime/keys.js';
 import { BusAppender } from './bus-appender.js';
 import { DeviceAuthenticator } from './device-authenticator.js';
 import { FrameHandler, type Pressure } from './frame-handler.js';
+import { GatewayMetrics } from './gateway-metrics.js';
 import { GatewayStats } from './gateway-stats.js';
 import { HttpIngest } from './http-ingest.js';
 import { WsSession, type WsUserData } from './ws-session.js';
@@ -41,7 +42,7 @@ export interface GatewayDeps {
   clock?: () => number;
   /** Backpressure of a partition (the runtime's LagMonitor); absent = never throttle. */
   pressure?: (region: string, partition: number) => Pressure;
-  /** Registry for the gateway's metrics (shoal_sampled_out_readings_total); absent = none. */
+  /** Registry for the gateway's metrics (GatewayMetrics, shoal_sampled_out_readings_total); absent = none. */
   registry?: Registry;
 }
 
@@ -76,12 +77,14 @@ export class Gateway {
   private boundPort = 0;
   private inFlightBytes = 0;
   private readonly clock: () => number;
+  private readonly metrics: GatewayMetrics | undefined;
 
   constructor(private readonly deps: GatewayDeps) {
     const { config, redis, keys, logger } = deps;
     const clock = deps.clock ?? Date.now;
     this.auth = new DeviceAuthenticator(config.auth.mode, deps.authSecret);
-    this.appender = new BusAppender({ redis, keys, regions: config.regions, lingerMs: config.ingest.appendLingerMs, clock });
+    this.metrics = deps.registry ? new GatewayMetrics(deps.registry, config.regions) : undefined;
+    this.appender = new BusAppender({ redis, keys, regions: config.regions, lingerMs: config.ingest.appendLingerMs, clock, metrics: this.metrics });
     const sampledOutReadings = deps.registry
       ? new Counter({
           name: 'shoal_sampled_out_readings_total',
@@ -90,7 +93,7 @@ export class Gateway {
           registers: [deps.registry],
         })
       : undefined;
-    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock, pressure: deps.pressure, sampledOutReadings });
+    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock, pressure: deps.pressure, sampledOutReadings, metrics: this.metrics });
     this.clock = clock;
     const http = new HttpIngest({
       handler: this.handler,
@@ -191,6 +194,7 @@ export class Gateway {
     this.sessions.add(session);
     this.stats.connections++;
     this.stats.connectionsTotal++;
+    this.metrics?.connectionOpened();
   }
 
   private message(session: WsSession, message: ArrayBuffer, binary: boolean): void {
@@ -231,6 +235,7 @@ export class Gateway {
     session.ws = null;
     this.sessions.delete(session);
     this.stats.connections--;
+    this.metrics?.connectionClosed();
   }
 
   private track(work: Promise<void>): void {

@@ -1,7 +1,8 @@
 /**
  * OpsServer: the ops HTTP port (node:http — it carries little traffic; ingest stays on uWS).
  *
- *   GET /                                 status page (readiness + stats, refreshes every 2 s)
+ *   GET /                                 live dashboard (uPlot charts of stats and metrics, refreshes every 2 s)
+ *   GET /static/{file}                    the dashboard's scripts and styles (uPlot from node_modules, no CDN)
  *   GET /healthz                          200 {"status":"ok"} while the process is alive
  *   GET /readyz                           200 when every health check is up, else 503 + which are down
  *   GET /metrics                          Prometheus text format
@@ -21,6 +22,7 @@
  * takes the process down.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
@@ -71,22 +73,38 @@ export interface OpsServerDeps {
 export { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './dlq-routes.js';
 const CLOSE_GRACE_MS = 2_000;
 const DEVICE_ROUTE = /^\/api\/v1\/devices\/([^/]+)\/(events|rollups)$/;
-const STATUS_PAGE_CSP =
-  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'";
+const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+/** The dashboard's assets by URL path: [file, content type]. uPlot is bundled from node_modules. */
+function dashboardAssets(): Map<string, [URL | string, string]> {
+  const own = (name: string): URL => new URL(`./static/${name}`, import.meta.url);
+  const uplot = (name: string): string => createRequire(import.meta.url).resolve(`uplot/dist/${name}`);
+  return new Map<string, [URL | string, string]>([
+    ['/', [own('dashboard.html'), 'text/html; charset=utf-8']],
+    ['/static/dashboard.js', [own('dashboard.js'), JS]],
+    ['/static/dashboard-charts.js', [own('dashboard-charts.js'), JS]],
+    ['/static/prom-text.js', [own('prom-text.js'), JS]],
+    ['/static/dashboard.css', [own('dashboard.css'), CSS]],
+    ['/static/uplot.js', [uplot('uPlot.iife.min.js'), JS]],
+    ['/static/uplot.css', [uplot('uPlot.min.css'), CSS]],
+  ]);
+}
 
 export class OpsServer {
   private server: Server | null = null;
   private readonly queries: DeviceQueries;
   private readonly dlq: DlqRoutes;
   private readonly replay: ReplayRoutes;
-  private readonly statusPage: string;
+  private readonly assets = new Map<string, { body: string; type: string }>();
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly deps: OpsServerDeps) {
     this.queries = new DeviceQueries(deps.config, deps.store, deps.clock);
     this.dlq = new DlqRoutes({ config: deps.config, redis: deps.redis, keys: deps.keys, clock: deps.clock ?? Date.now, append: deps.append });
     this.replay = new ReplayRoutes({ regions: deps.config.regions, logger: deps.logger, run: deps.replay });
-    this.statusPage = readFileSync(new URL('./static/status.html', import.meta.url), 'utf8');
+    for (const [path, [file, type]] of dashboardAssets()) this.assets.set(path, { body: readFileSync(file, 'utf8'), type });
   }
 
   /** Start listening on config.ops.host:port; resolves with the actual port. */
@@ -151,16 +169,18 @@ export class OpsServer {
     const path = url.pathname;
     if (DlqRoutes.owns(path)) return this.dlq.handle(req, res, url);
     if (ReplayRoutes.owns(path)) return this.replay.handle(req, res, url);
-    const known = path === '/' || path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/api/');
+    const asset = this.assets.get(path);
+    const known = asset !== undefined || path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/api/');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (known) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} is not allowed; use GET`);
       throw new ApiError(404, 'NOT_FOUND', `no route ${req.method ?? '?'} ${path}`);
     }
+    if (asset) {
+      sendBody(res, 200, asset.type, asset.body, { 'Content-Security-Policy': DASHBOARD_CSP });
+      return;
+    }
     const params = url.searchParams;
     switch (path) {
-      case '/':
-        sendBody(res, 200, 'text/html; charset=utf-8', this.statusPage, { 'Content-Security-Policy': STATUS_PAGE_CSP });
-        return;
       case '/healthz':
         sendJson(res, 200, { status: 'ok' });
         return;

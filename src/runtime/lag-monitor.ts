@@ -8,6 +8,9 @@
  *   soft ≥ softLagMs: frames are accepted, devices get {"type":"throttle",...}
  *   hard ≥ hardLagMs: new events for that partition are answered OVERLOADED (devices keep
  *        them and resend); the backlog already in Redis drains first.
+ *
+ * Also exports each partition's checkpoint age (now − committed_at_ms of its checkpoint hash);
+ * a partition that never committed has no age and no gauge.
  */
 import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
@@ -25,6 +28,8 @@ export interface PartitionLag {
   entries: number;
   /** Age of the oldest entry after the checkpoint, ms (0 when caught up). */
   lagMs: number;
+  /** Time since the partition's last commit, ms; null when it never committed. */
+  checkpointAgeMs: number | null;
   pressure: Pressure;
 }
 
@@ -36,6 +41,7 @@ export class LagMonitor {
   private readonly lagEntries: Gauge<'region' | 'partition'>;
   private readonly lagSeconds: Gauge<'region' | 'partition'>;
   private readonly level: Gauge<'region' | 'partition'>;
+  private readonly checkpointAge: Gauge<'region' | 'partition'>;
 
   constructor(
     private readonly redis: Redis,
@@ -49,6 +55,7 @@ export class LagMonitor {
     this.lagEntries = new Gauge({ name: 'shoal_consumer_lag_entries', help: 'Bus entries after the partition checkpoint', labelNames, registers });
     this.lagSeconds = new Gauge({ name: 'shoal_consumer_lag_seconds', help: 'Age of the oldest bus entry not yet checkpointed', labelNames, registers });
     this.level = new Gauge({ name: 'shoal_backpressure_level', help: 'Backpressure per partition: 0 ok, 1 throttle, 2 overloaded', labelNames, registers });
+    this.checkpointAge = new Gauge({ name: 'shoal_checkpoint_age_seconds', help: 'Time since the partition last committed a flush', labelNames, registers });
   }
 
   start(): void {
@@ -77,11 +84,11 @@ export class LagMonitor {
   /** Measure every partition once (pipelined: two commands per partition). */
   async refresh(): Promise<void> {
     const parts = allPartitions(this.config.regions, this.config.partitions);
-    const offsets = await Promise.all(parts.map((p) => this.redis.hget(this.keys.partition(p.region, p.partition).checkpoint, 'offset')));
+    const checkpoints = await Promise.all(parts.map((p) => this.redis.hmget(this.keys.partition(p.region, p.partition).checkpoint, 'offset', 'committed_at_ms')));
     const probes = await Promise.all(
       parts.map(async (p, i) => {
         const stream = this.keys.partition(p.region, p.partition).stream;
-        const offset = offsets[i] ?? '0-0';
+        const offset = checkpoints[i]?.[0] ?? '0-0';
         const [first, length] = await Promise.all([this.redis.xrange(stream, `(${offset}`, '+', 'COUNT', 1), this.redis.xlen(stream)]);
         return { first: first[0]?.[0] ?? null, length, offset };
       }),
@@ -98,7 +105,10 @@ export class LagMonitor {
       this.lagEntries.set(labels, entries);
       this.lagSeconds.set(labels, lagMs / 1000);
       this.level.set(labels, LEVEL[pressure]);
-      this.lags.set(`${p.region}/${p.partition}`, { region: p.region, partition: p.partition, entries, lagMs, pressure });
+      const committedAt = Number(checkpoints[i]?.[1] ?? NaN);
+      const checkpointAgeMs = Number.isFinite(committedAt) ? Math.max(0, now - committedAt) : null;
+      if (checkpointAgeMs !== null) this.checkpointAge.set(labels, checkpointAgeMs / 1000);
+      this.lags.set(`${p.region}/${p.partition}`, { region: p.region, partition: p.partition, entries, lagMs, checkpointAgeMs, pressure });
     });
   }
 }

@@ -250,6 +250,7 @@ export class PartitionProcessor {
 
   private async deadLetter(poison: PoisonEntry): Promise<void> {
     this.deps.metrics.poisonEntries.inc({ region: this.region });
+    this.deps.metrics.dlqEntries.inc({ region: this.region, reason: poison.error.code.toLowerCase() });
     this.log.error({ entry: poison.entryId, attempts: poison.attempts, devices: poison.devices, err: poison.error.message }, 'bus input moved to the DLQ');
     await this.deps.onPoison?.(poison);
   }
@@ -328,6 +329,9 @@ export class PartitionProcessor {
     m.rowsFlushed.inc(labels, batch.rows.length);
     m.duplicates.inc(labels, batch.duplicates);
     m.lateEvents.inc(labels, batch.late);
+    // lastFlushAt is when this batch was drained; 0 for the re-run of a previous owner's intent.
+    const oldest = batch.accepted[0];
+    if (oldest && this.lastFlushAt >= oldest.busTime) m.aggregationLatency.observe(labels, (this.lastFlushAt - oldest.busTime) / 1000);
     let lastEvent = '';
     for (const row of batch.rows) {
       if (row.eventId === lastEvent) continue;

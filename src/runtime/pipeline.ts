@@ -30,6 +30,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { Auditor } from '../ops/auditor.js';
 import { OpsServer } from '../ops/ops-server.js';
 import { StatusReporter } from '../ops/status-report.js';
+import { SloTracker, histogramCounts, registerSloGauges } from '../ops/slo-tracker.js';
 import type { HealthReport } from '../ops/health.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { startArchiveRetention, type ArchiveJanitor } from '../sinks/archive-janitor.js';
@@ -45,6 +46,10 @@ export interface PipelineOptions {
   config: Config;
   logger?: Logger;
 }
+
+/** How often the visibility SLO samples the aggregated visibility histogram (also at each scrape). */
+const SLO_SAMPLE_EVERY_MS = 5000;
+const VISIBILITY_HISTOGRAM = 'shoal_visibility_latency_seconds';
 
 export interface PipelineUrls {
   ingest: string;
@@ -66,6 +71,8 @@ export class Pipeline {
   private readonly keys: Keys;
   private readonly mainRegistry = new Registry();
   private stopping: Promise<void> | null = null;
+  private readonly slo = new SloTracker(Date.now());
+  private sloTimer: NodeJS.Timeout | null = null;
   urls: PipelineUrls | null = null;
 
   constructor(options: PipelineOptions) {
@@ -73,6 +80,7 @@ export class Pipeline {
     this.logger = options.logger ?? pino({ level: options.config.log.level }, pino.destination(2));
     this.keys = new Keys(this.config.redis.keyPrefix);
     collectDefaultMetrics({ register: this.mainRegistry, prefix: 'shoal_' });
+    registerSloGauges(this.mainRegistry, this.slo, Date.now);
   }
 
   async start(): Promise<PipelineUrls> {
@@ -120,6 +128,8 @@ export class Pipeline {
     const lag = this.lagMonitor;
     this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p), registry: this.mainRegistry });
     const ingestPort = await this.gateway.listen();
+    this.sloTimer = setInterval(() => this.sampleSlo(), SLO_SAMPLE_EVERY_MS);
+    this.sloTimer.unref();
 
     const replayStore = replayStoreOf(this.store);
     this.ops = new OpsServer({
@@ -183,6 +193,7 @@ export class Pipeline {
     logger.info('stopping: flushing shards');
     await Promise.all(this.shards.map((s) => s.stop(true)));
     this.lagMonitor?.stop();
+    if (this.sloTimer) clearInterval(this.sloTimer);
     await this.ops?.close().catch(() => undefined);
     await this.store?.close().catch(() => undefined);
     await this.janitor?.stop();
@@ -214,23 +225,36 @@ export class Pipeline {
     const partitions = this.shards.flatMap((s) =>
       (s.latestStats?.partitions ?? []).map((p) => {
         const lag = lags.get(`${p.region}/${p.partition}`);
-        return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, pressure: lag?.pressure ?? 'ok' };
+        return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, checkpointAgeMs: lag?.checkpointAgeMs ?? null, pressure: lag?.pressure ?? 'ok' };
       }),
     );
+    this.sampleSlo();
     return Promise.resolve({
       regions: this.config.regions,
       shards: this.shards.length,
       gateway: this.gateway?.stats.snapshot() ?? null,
       partitions,
+      slo: this.slo.report(Date.now()),
     });
   }
 
-  /** Main-thread metrics plus the shards' metrics, aggregated, in Prometheus text format. */
+  /**
+   * Main-thread metrics plus the shards' metrics, in Prometheus text format. All of them go
+   * through one aggregation, so a metric both sides export (shoal_dlq_entries_total) is summed.
+   */
   async metrics(): Promise<string> {
+    this.sampleSlo();
+    const shardMetrics = this.shards.map((s) => s.latestStats?.metrics ?? []).filter((m) => m.length > 0);
+    // Main-thread metrics come from one source: keep the ones prom-client would omit when aggregating.
+    const main = (await this.mainRegistry.getMetricsAsJSON()).map((m) => (m.aggregator === 'omit' ? { ...m, aggregator: 'first' as const } : m));
+    return AggregatorRegistry.aggregate<'text/plain; version=0.0.4; charset=utf-8'>([main, ...shardMetrics]).metrics();
+  }
+
+  /** Feed the SLO tracker the visibility histogram's good (≤ threshold) and total counts across shards. */
+  private sampleSlo(): void {
     const shardMetrics = this.shards.map((s) => s.latestStats?.metrics ?? []);
-    const aggregated = AggregatorRegistry.aggregate<'text/plain; version=0.0.4; charset=utf-8'>(shardMetrics.filter((m) => m.length > 0));
-    const merged = Registry.merge([this.mainRegistry, aggregated]);
-    return merged.metrics();
+    const { good, total } = histogramCounts(shardMetrics, VISIBILITY_HISTOGRAM, this.slo.thresholdS);
+    this.slo.observe(Date.now(), good, total);
   }
 
   get registry(): Registry {

@@ -16,6 +16,8 @@ export class ShardMetrics {
   readonly activeActors: Gauge<'region'>;
   readonly passivated: Counter<'region'>;
   readonly poisonEntries: Counter<'region'>;
+  readonly dlqEntries: Counter<'region' | 'reason'>;
+  readonly aggregationLatency: Histogram<'region'>;
 
   constructor() {
     const registers = [this.registry];
@@ -79,6 +81,20 @@ export class ShardMetrics {
       name: 'shoal_poison_entries_total',
       help: 'Bus entries that could not be decoded, moved to the DLQ',
       labelNames: ['region'],
+      registers,
+    });
+    // Same name as the gateway's counter: the main thread aggregates both into one metric.
+    this.dlqEntries = new Counter({
+      name: 'shoal_dlq_entries_total',
+      help: 'Entries written to a region DLQ, by reason (reject or error code, lower case)',
+      labelNames: ['region', 'reason'],
+      registers,
+    });
+    this.aggregationLatency = new Histogram({
+      name: 'shoal_aggregation_latency_seconds',
+      help: 'Per flush: from the bus time of the oldest event in the batch to the drain of the actors',
+      labelNames: ['region'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
       registers,
     });
   }

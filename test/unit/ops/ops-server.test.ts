@@ -291,15 +291,21 @@ describe('stats, metrics and the status page', () => {
     expect(r.text).toMatch(/^shoal_test_frames_total 3$/m);
   });
 
-  it('GET / is a self-contained page that polls /api/v1/stats every 2 s', async () => {
+  it('GET / is a self-contained dashboard whose own script polls /api/v1/stats every 2 s', async () => {
     const r = await get('/');
     expect(r.status).toBe(200);
     expect(r.type).toMatch(/^text\/html/);
-    expect(r.text).toContain('/api/v1/stats');
-    expect(r.text).toMatch(/setInterval\([^,]+,\s*2000\)/);
+    // No inline script and nothing from another origin: the CSP allows only this server.
+    expect(r.text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
     expect(r.text).not.toMatch(/(src|href)\s*=\s*["']?(https?:)?\/\//i);
     expect(r.text).not.toMatch(/https?:\/\//);
-    expect(r.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/default-src 'none'/);
+    expect(csp).toMatch(/script-src 'self'/);
+    const script = await get('/static/dashboard.js');
+    expect(script.status).toBe(200);
+    expect(script.text).toContain('/api/v1/stats');
+    expect(script.text).toMatch(/REFRESH_MS\s*=\s*2000/);
   });
 });
 
