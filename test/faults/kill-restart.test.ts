@@ -2,6 +2,7 @@
  * kill -9 of the shoal process mid-stream, restart on the same data dir, devices resend their
  * unacked frames: nothing acked is missing and nothing is counted twice (invariants 1 and 2).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
@@ -115,7 +116,12 @@ describe('kill -9 and restart', () => {
         const body = await waitFor(`${d.id}/${sensor} rollups`, async () => {
           const b = await getJson<{ rows: { window_start: string; count: number; sum: number }[] }>(url);
           return b.rows.reduce((n, r) => n + r.count, 0) >= wantTotal ? b : undefined;
-        }, 15_000);
+        }).catch((err: unknown) => {
+          // Keep the pipeline's logs: a flush retrying with backoff and a lost rollup look alike here.
+          mkdirSync('test-artifacts', { recursive: true });
+          writeFileSync('test-artifacts/kill-restart-failure.log', `${first.logs()}\n----- restart -----\n${second.logs()}`);
+          throw err;
+        });
         const total = body.rows.reduce((n, r) => n + r.count, 0);
         expect(total, `${d.id}/${sensor} rollup count`).toBe(wantTotal);
         for (const [key, w] of expected) {
