@@ -13,7 +13,12 @@ export class StoreProxy implements AnalyticsStore {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 
-  constructor(private readonly port: MessagePort) {}
+  constructor(
+    private readonly port: MessagePort,
+    /** An insert the main thread has not answered within this long fails (and is retried
+     *  by the flush with the same token, which ClickHouse drops if the first one landed). */
+    private readonly timeoutMs = 60_000,
+  ) {}
 
   /** Route a StoreReply from the main thread to its waiting insert. */
   settle(reply: StoreReply): void {
@@ -43,7 +48,15 @@ export class StoreProxy implements AnalyticsStore {
       token,
     };
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new SinkError('clickhouse', `insert into ${insert.table} not answered within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      const settle = (fn: () => void): void => {
+        clearTimeout(timer);
+        fn();
+      };
+      this.waiting.set(id, { resolve: () => settle(resolve), reject: (err) => settle(() => reject(err)) });
       this.port.postMessage(msg, [body.buffer]);
     });
   }
