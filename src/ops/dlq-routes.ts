@@ -19,6 +19,7 @@ import type { Config } from '../config.js';
 import { isPlainObject } from '../contracts/untrusted-values.js';
 import type { Keys } from '../runtime/keys.js';
 import { ApiError } from './api-error.js';
+import { readBody } from './read-body.js';
 import { parseBefore, parseCode, parseEntryId, parseRegionSegment } from './dlq-params.js';
 import { DlqPurger } from './dlq-purger.js';
 import { DlqReader, undecodablePayload, ENTRY_UNDECODABLE } from './dlq-reader.js';
@@ -111,21 +112,6 @@ function allow(method: string, allowed: readonly string[], path: string): void {
 
 function notFound(region: string, id: string): ApiError {
   return new ApiError(404, 'NOT_FOUND', `no DLQ entry ${id} in region ${region}`);
-}
-
-/** The request body, refused past `limit` bytes. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new ApiError(413, 'TOO_LARGE', `body: larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) throw new ApiError(413, 'TOO_LARGE', `body: larger than ${limit} bytes`);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** An empty body replays the stored event; otherwise it must be `{"event": …}`. */

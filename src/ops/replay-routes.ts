@@ -19,6 +19,7 @@ import { errorMessage } from '../errors.js';
 import { isPlainObject } from '../contracts/untrusted-values.js';
 import { replayDates, type ReplayInto, type ReplayProgress, type ReplayRequest } from '../sinks/archive-replayer.js';
 import { ApiError } from './api-error.js';
+import { readBody } from './read-body.js';
 import { sendJson } from './http-response.js';
 
 /** Runs one replay job; `onProgress` after each object; stops early when `signal` aborts. */
@@ -66,7 +67,7 @@ export class ReplayRoutes {
     const method = req.method ?? 'GET';
     if (url.pathname === PREFIX) {
       if (method !== 'POST') throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${PREFIX}; use POST`);
-      const request = this.parseRequest(await readBody(req));
+      const request = this.parseRequest(await readBody(req, MAX_BODY_BYTES));
       const run = this.runner();
       if (this.running) throw new ApiError(409, 'REPLAY_RUNNING', `replay job ${this.running.id} is still running; wait for it to finish`);
       sendJson(res, 202, { job_id: this.start(request, run) });
@@ -157,15 +158,3 @@ export class ReplayRoutes {
   }
 }
 
-/** The request body, refused past MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'TOO_LARGE', `body: larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
