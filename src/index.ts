@@ -24,6 +24,7 @@ export {
   encodeEvents,
   decodeEvents,
   issueDeviceToken,
+  issueFleetToken,
   verifyDeviceToken,
   loadOrCreateSecret,
   type CanonicalEvent,

@@ -41,9 +41,10 @@ program
 
 program
   .command('token')
-  .description('print a device token bound to a device id and region')
-  .argument('<device_id>', 'device id')
-  .requiredOption('--region <region>', 'region the device belongs to')
+  .description('print a device token bound to a device id and region, or with --fleet a fleet token for many devices of a region')
+  .argument('<device_id>', 'device id (with --fleet: fleet id, e.g. the edge gateway)')
+  .requiredOption('--region <region>', 'region the device belongs to (with --fleet: the only region its events may have)')
+  .option('--fleet', 'issue a fleet token: one connection sends events of any device of the region')
   .option('--config <file>', 'YAML config file')
   .option('--data-dir <dir>', 'data directory holding the auth secret (default ./data)')
   .action(runToken);

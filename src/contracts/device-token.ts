@@ -4,6 +4,11 @@
  * (SHOAL_AUTH_SECRET or the generated one in the data dir, see auth-secret.ts).
  * No expiry unless asked for. Verification failures are ContractError UNAUTHORIZED with a
  * message that says what was wrong with the token, never anything about the secret.
+ *
+ * Fleet tokens: the same JWT with `sub` = a fleet id (an edge gateway, an aggregator, a load
+ * generator) and the claim `scope: "fleet"`. One connection holding one may carry events of
+ * any device, but only of the token's region (see event-validator.ts). A token without a
+ * `scope` claim is a device token; any other `scope` value is refused.
  */
 import { webcrypto } from 'node:crypto';
 import { SignJWT, errors, jwtVerify, type JWTPayload } from 'jose';
@@ -13,6 +18,8 @@ import type { DeviceIdentity } from './types.js';
 const ALG = 'HS256';
 const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const REGION = /^[^\p{Cc}\p{Cs}]{1,64}$/u;
+/** The `scope` claim's value in a fleet token; device tokens carry no `scope`. */
+export const FLEET_SCOPE = 'fleet';
 
 /** The last secret's imported key: importing costs more than verifying a token. */
 let cachedKey: { secret: string; key: Promise<webcrypto.CryptoKey> } | null = null;
@@ -25,6 +32,14 @@ function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
   return cachedKey.key;
 }
 
+/** An HS256 JWT for `subject` with `claims`, issued now; `expiresIn` as for issueDeviceToken. */
+async function signToken(secret: string, subject: string, claims: JWTPayload, expiresIn: number | string | undefined): Promise<string> {
+  const iat = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: ALG, typ: 'JWT' }).setSubject(subject).setIssuedAt(iat);
+  if (expiresIn !== undefined) jwt.setExpirationTime(typeof expiresIn === 'number' ? iat + expiresIn : expiresIn);
+  return jwt.sign(await hmacKey(secret));
+}
+
 /**
  * Issue a token for a device. `expiresIn`: seconds from now, or a span jose understands
  * ('30d', '12h'); omitted = never expires.
@@ -33,10 +48,18 @@ export async function issueDeviceToken(secret: string, deviceId: string, region:
   if (!DEVICE_ID.test(deviceId)) throw new ContractError(RejectCode.FIELD_INVALID, 'device_id must be 1–128 characters of A-Z a-z 0-9 . _ : -');
   if (!REGION.test(region)) throw new ContractError(RejectCode.FIELD_INVALID, 'region must be a string of 1–64 characters without control characters');
   if (secret.length === 0) throw new ContractError(RejectCode.UNAUTHORIZED, 'cannot issue a device token without a secret');
-  const iat = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({ region }).setProtectedHeader({ alg: ALG, typ: 'JWT' }).setSubject(deviceId).setIssuedAt(iat);
-  if (expiresIn !== undefined) jwt.setExpirationTime(typeof expiresIn === 'number' ? iat + expiresIn : expiresIn);
-  return jwt.sign(await hmacKey(secret));
+  return signToken(secret, deviceId, { region }, expiresIn);
+}
+
+/**
+ * Issue a fleet token: one connection may send events of any device of `region`. The fleet
+ * id follows the device id rules. `expiresIn` as for issueDeviceToken.
+ */
+export async function issueFleetToken(secret: string, fleetId: string, region: string, expiresIn?: number | string): Promise<string> {
+  if (!DEVICE_ID.test(fleetId)) throw new ContractError(RejectCode.FIELD_INVALID, 'fleet id must be 1–128 characters of A-Z a-z 0-9 . _ : -');
+  if (!REGION.test(region)) throw new ContractError(RejectCode.FIELD_INVALID, 'region must be a string of 1–64 characters without control characters');
+  if (secret.length === 0) throw new ContractError(RejectCode.UNAUTHORIZED, 'cannot issue a fleet token without a secret');
+  return signToken(secret, fleetId, { region, scope: FLEET_SCOPE }, expiresIn);
 }
 
 function failureReason(err: unknown): string {
@@ -51,7 +74,11 @@ function unauthorized(message: string, cause?: unknown): ContractError {
   return new ContractError(RejectCode.UNAUTHORIZED, message, cause === undefined ? {} : { cause });
 }
 
-/** The identity a token binds; ContractError UNAUTHORIZED for any bad, forged or expired token. */
+/**
+ * The identity a token binds; ContractError UNAUTHORIZED for any bad, forged or expired token.
+ * A fleet token gives `{ deviceId: <fleet id>, region, fleet: true }`; a device token has no
+ * `fleet` field at all.
+ */
 export async function verifyDeviceToken(secret: string, token: string): Promise<DeviceIdentity> {
   if (secret.length === 0) throw unauthorized('device tokens cannot be verified: no secret is configured');
   let payload: JWTPayload;
@@ -64,5 +91,8 @@ export async function verifyDeviceToken(secret: string, token: string): Promise<
   const region = payload['region'];
   if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) throw unauthorized('the device token has no valid "sub" (device id) claim');
   if (typeof region !== 'string' || !REGION.test(region)) throw unauthorized('the device token has no valid "region" claim');
-  return { deviceId, region };
+  const scope = payload['scope'];
+  if (scope === undefined) return { deviceId, region };
+  if (scope === FLEET_SCOPE) return { deviceId, region, fleet: true };
+  throw unauthorized(`the device token's "scope" claim must be absent or "${FLEET_SCOPE}"`);
 }

@@ -3,6 +3,10 @@
  * v2, compiled once with Ajv) and the per-frame rules (event time window, regions, the
  * authenticated identity), and normalises it to a CanonicalEvent — or returns a Rejection
  * whose message names the field. Hot path: no closures or throws per event.
+ *
+ * Identity rules: a device token binds one device_id and its region (DEVICE_MISMATCH,
+ * REGION_MISMATCH). A fleet token (identity.fleet) sends for any device_id, but still only of
+ * its own region (REGION_MISMATCH).
  */
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -35,6 +39,21 @@ const FIELD_RULES: Readonly<Record<string, string>> = {
   readings: 'must be an array of 1–64 readings',
 };
 const READING_RULE = 'must be an object {sensor_type, value, unit}';
+const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * rejection(), except under a fleet token: the fleet id names the sender, not a device, so the
+ * rejection (and its DLQ entry) carries the event's own device_id when it is a valid one. The
+ * DLQ replay then checks a repaired event against that device and the token's region.
+ */
+function reject(raw: unknown, index: number, ctx: ValidationContext, code: RejectCode, detail: string): Rejection {
+  const out = rejection(raw, index, ctx, code, detail);
+  if (ctx.identity?.fleet === true && isPlainObject(raw)) {
+    const deviceId = raw['device_id'];
+    if (typeof deviceId === 'string' && DEVICE_ID.test(deviceId)) out.deviceId = deviceId;
+  }
+  return out;
+}
 
 /** "/readings/3/value" → "readings[3].value" */
 function fieldPath(instancePath: string): string {
@@ -61,15 +80,15 @@ function formatDuration(ms: number): string {
 }
 
 function schemaRejection(raw: Record<string, unknown>, index: number, ctx: ValidationContext, error: ErrorObject | undefined): Rejection {
-  if (error === undefined) return rejection(raw, index, ctx, RejectCode.FIELD_INVALID, 'the event does not match its schema');
+  if (error === undefined) return reject(raw, index, ctx, RejectCode.FIELD_INVALID, 'the event does not match its schema');
   const path = fieldPath(error.instancePath);
   if (error.keyword === 'required') {
     const missing = (error.params as { missingProperty: string }).missingProperty;
-    return rejection(raw, index, ctx, RejectCode.FIELD_MISSING, `${path === '' ? missing : `${path}.${missing}`} is required`);
+    return reject(raw, index, ctx, RejectCode.FIELD_MISSING, `${path === '' ? missing : `${path}.${missing}`} is required`);
   }
   const last = error.instancePath.slice(error.instancePath.lastIndexOf('/') + 1);
   const rule = /^\d+$/.test(last) ? READING_RULE : (FIELD_RULES[last] ?? 'is invalid');
-  return rejection(raw, index, ctx, RejectCode.FIELD_INVALID, `${path} ${rule}`);
+  return reject(raw, index, ctx, RejectCode.FIELD_INVALID, `${path} ${rule}`);
 }
 
 /** Readings of a v2 event, or of a v1 event read as its own single reading. */
@@ -105,6 +124,11 @@ function ruleViolation(eventTime: number, eventTimeText: string, deviceId: strin
   }
   const identity = ctx.identity;
   if (identity === null) return null;
+  if (identity.fleet === true) {
+    if (region === identity.region) return null;
+    const detail = `region ${JSON.stringify(region)} is not the fleet token's region ${JSON.stringify(identity.region)}`;
+    return { code: RejectCode.REGION_MISMATCH, detail };
+  }
   if (deviceId !== identity.deviceId) {
     const detail = `device_id ${JSON.stringify(deviceId)} is not the authenticated device ${JSON.stringify(identity.deviceId)}`;
     return { code: RejectCode.DEVICE_MISMATCH, detail };
@@ -131,14 +155,14 @@ export class EventValidator {
 
   /** Validate the event at `index` of a frame: a CanonicalEvent, or a Rejection saying why not. */
   validate(raw: unknown, index: number, ctx: ValidationContext): CanonicalEvent | Rejection {
-    if (!isPlainObject(raw)) return rejection(raw, index, ctx, RejectCode.MALFORMED, 'an event must be a JSON object');
+    if (!isPlainObject(raw)) return reject(raw, index, ctx, RejectCode.MALFORMED, 'an event must be a JSON object');
     const version = raw['schema_version'];
     let check: ValidateFunction;
     if (version === undefined || version === 1) check = this.v1;
     else if (version === 2) check = this.v2;
     else {
       const detail = `schema_version ${describeValue(version)} is not supported; use 1 or 2`;
-      return rejection(raw, index, ctx, RejectCode.SCHEMA_VERSION_UNSUPPORTED, detail);
+      return reject(raw, index, ctx, RejectCode.SCHEMA_VERSION_UNSUPPORTED, detail);
     }
     if (!check(raw)) return schemaRejection(raw, index, ctx, check.errors?.[0]);
 
@@ -147,7 +171,7 @@ export class EventValidator {
     const deviceId = raw['device_id'] as string;
     const region = raw['region'] as string;
     const violation = ruleViolation(eventTime, eventTimeText, deviceId, region, ctx);
-    if (violation !== null) return rejection(raw, index, ctx, violation.code, violation.detail);
+    if (violation !== null) return reject(raw, index, ctx, violation.code, violation.detail);
 
     const v2 = version === 2;
     return {

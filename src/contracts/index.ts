@@ -8,6 +8,6 @@ export { EventValidator } from './event-validator.js';
 export { isRejection } from './rejection.js';
 export { ackMessage, processFrame } from './frame.js';
 export { BUS_FORMAT_VERSION, decodeEvents, encodeEvents } from './bus-codec.js';
-export { issueDeviceToken, verifyDeviceToken } from './device-token.js';
+export { issueDeviceToken, issueFleetToken, verifyDeviceToken } from './device-token.js';
 export { AUTH_SECRET_FILE, loadOrCreateSecret } from './auth-secret.js';
 export { toJsonSafe } from './untrusted-values.js';

@@ -6,10 +6,16 @@
 import type { RejectCode } from '../errors.js';
 import type { CanonicalEvent } from './canonical-event.js';
 
-/** The device a verified token names. */
+/**
+ * Who a verified token names: one device, or with `fleet` a fleet (an edge gateway, an
+ * aggregator, a load generator) that sends for many devices of its region.
+ */
 export interface DeviceIdentity {
+  /** The device id; for a fleet token, the fleet id (the sender, not a device of any event). */
   deviceId: string;
   region: string;
+  /** Present (true) only for a fleet token: events of any device_id, but only of `region`. */
+  fleet?: true;
 }
 
 /** Everything a frame is checked against; built by the gateway per frame (or per connection). */
