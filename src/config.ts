@@ -166,6 +166,11 @@ const schema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+      /**
+       * How log lines name devices: `pseudonymised` (default: a keyed hash, `d_` + 16 hex
+       * digits, stable per key) or `plain` (the device ids themselves; for local debugging).
+       */
+      deviceIds: z.enum(['pseudonymised', 'plain']).optional(),
     })
     .optional(),
 });
@@ -224,7 +229,7 @@ export interface Config {
   sampling: { sensors: Record<string, { keepOneIn: number }> };
   dedup: { horizonMs: number; maxIdsPerDevice: number };
   actors: { idleMs: number };
-  log: { level: string };
+  log: { level: string; deviceIds: 'pseudonymised' | 'plain' };
 }
 
 /** Flags the CLI passes; they win over file and environment. */
@@ -389,7 +394,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
     sampling: { sensors: { ...user.sampling?.sensors } },
     dedup: { horizonMs, maxIdsPerDevice: user.dedup?.maxIdsPerDevice ?? 4096 },
     actors: { idleMs: user.actors?.idleMs ?? horizonMs },
-    log: { level: user.log?.level ?? 'info' },
+    log: { level: user.log?.level ?? 'info', deviceIds: user.log?.deviceIds ?? 'pseudonymised' },
   };
 }
 

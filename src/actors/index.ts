@@ -13,3 +13,4 @@ export {
 export { HOUR_MS, MINUTE_MS, WindowAggregator, windowStartOf } from './window-aggregator.js';
 export { DeviceActor, LATE_AFTER_MS, type DeviceActorOptions } from './device-actor.js';
 export { PartitionActors } from './partition-actors.js';
+export { DropoutTracker, mergeDropouts, type Dropout } from './dropout-tracker.js';

@@ -3,13 +3,18 @@
  *
  *   [FORMAT_VERSION, event, event, ...]
  *   event    = [eventId, deviceId, region, eventTime, ingestTime, firmwareVersion,
- *               schemaVersion, seq, readings, weights?]
+ *               schemaVersion, seq, readings, weights?, cid?]
  *   readings = [sensorType, value, unit, sensorType, value, unit, ...]   (flat triples)
  *   weights  = [weight, weight, ...]   one per reading; present only when the gateway sampled
- *              the event (some reading stands for more than one), absent = every weight 1
+ *              the event (some reading stands for more than one), absent = every weight 1;
+ *              nil when the event has a cid but was not sampled
+ *   cid      = the correlation id of the gateway frame (1–64 characters), or nil for none;
+ *              written only where it changes: an event without the field has the cid of the
+ *              event before it in the entry (none for the first)
  *
- * Positional arrays keep entries small and decoding cheap; an unsampled event costs no byte
- * more than before weights existed. The leading version lets the format evolve while old
+ * Positional arrays keep entries small and decoding cheap. A frame's events are contiguous in
+ * an entry, so its cid costs a few bytes per frame, not per event; an entry without cids is
+ * byte for byte what it was before cids existed. The leading version lets the format evolve while old
  * entries are still in the stream: version 1 (before sampling, never a weights field) still
  * decodes. Decoding checks every field: an entry that does not decode is poison
  * (UnrecoverableError ENTRY_UNDECODABLE → DLQ). Numbers are float64 or ints, so values
@@ -25,6 +30,8 @@ const UNWEIGHTED_FORMAT_VERSION = 1;
 const EVENT_FIELDS = 9;
 /** Largest reading weight: ClickHouse stores it as UInt16 (sampling uses at most 1000). */
 const MAX_WEIGHT = 65_535;
+/** Longest correlation id an entry may carry. */
+const MAX_CID_LENGTH = 64;
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, structuredClone: false, int64AsType: 'number' });
@@ -33,6 +40,8 @@ const unpackr = new Unpackr({ useRecords: false, structuredClone: false, int64As
 export function encodeEvents(events: readonly CanonicalEvent[]): Buffer {
   const out = new Array<unknown>(events.length + 1);
   out[0] = BUS_FORMAT_VERSION;
+  /** The cid in force: written only where it changes (a frame's events are contiguous). */
+  let cid: string | undefined;
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as CanonicalEvent;
     const readings = new Array<string | number>(e.readings.length * 3);
@@ -45,7 +54,12 @@ export function encodeEvents(events: readonly CanonicalEvent[]): Buffer {
       if (r.weight > 1) weighted = true;
     }
     const fields: unknown[] = [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, readings];
-    if (weighted) fields.push(e.readings.map((r) => r.weight));
+    const cidChanged = e.cid !== cid;
+    if (weighted || cidChanged) fields.push(weighted ? e.readings.map((r) => r.weight) : null);
+    if (cidChanged) {
+      fields.push(e.cid ?? null);
+      cid = e.cid;
+    }
     out[i + 1] = fields;
   }
   return packr.pack(out);
@@ -75,18 +89,25 @@ function decodeReadings(raw: unknown, weights: unknown, at: number): Reading[] {
   return out;
 }
 
-/** One event: 9 fields, or 10 (with weights) from format 2 on. */
-function decodeEvent(raw: unknown, at: number, maxFields: number): CanonicalEvent {
+/**
+ * One event: 9 fields, or 10 (with weights) or 11 (weights or nil, cid or nil) from format 2
+ * on. `inherited`: the cid in force from the events before it.
+ */
+function decodeEvent(raw: unknown, at: number, maxFields: number, inherited: string | undefined): CanonicalEvent {
   if (!Array.isArray(raw) || raw.length < EVENT_FIELDS || raw.length > maxFields)
-    throw undecodable(`event ${at} must be an array of ${maxFields === EVENT_FIELDS ? EVENT_FIELDS : `${EVENT_FIELDS} or ${maxFields}`} fields`);
-  const [eventId, deviceId, region, eventTime, ingestTime, firmwareVersion, schemaVersion, seq, readings, weights] = raw as unknown[];
+    throw undecodable(`event ${at} must be an array of ${maxFields === EVENT_FIELDS ? EVENT_FIELDS : `${EVENT_FIELDS} to ${maxFields}`} fields`);
+  const [eventId, deviceId, region, eventTime, ingestTime, firmwareVersion, schemaVersion, seq, readings, weights, cid] = raw as unknown[];
   if (typeof eventId !== 'string' || typeof deviceId !== 'string' || typeof region !== 'string' || typeof firmwareVersion !== 'string')
     throw undecodable(`event ${at}: ids, region and firmware version must be strings`);
   if (typeof eventTime !== 'number' || !Number.isFinite(eventTime) || typeof ingestTime !== 'number' || !Number.isFinite(ingestTime))
     throw undecodable(`event ${at}: event and ingest times must be finite numbers`);
   if (schemaVersion !== 1 && schemaVersion !== 2) throw undecodable(`event ${at}: schema version must be 1 or 2`);
   if (seq !== null && !(Number.isSafeInteger(seq) && (seq as number) >= 0)) throw undecodable(`event ${at}: seq must be null or a non-negative integer`);
-  return {
+  const hasCid = raw.length > EVENT_FIELDS + 1;
+  if (hasCid && cid !== null && !(typeof cid === 'string' && cid.length >= 1 && cid.length <= MAX_CID_LENGTH))
+    throw undecodable(`event ${at}: cid must be nil or a string of 1 to ${MAX_CID_LENGTH} characters`);
+  if (weights === null && !hasCid) throw undecodable(`event ${at}: weights may be nil only before a cid`);
+  const event: CanonicalEvent = {
     eventId,
     deviceId,
     region,
@@ -95,8 +116,11 @@ function decodeEvent(raw: unknown, at: number, maxFields: number): CanonicalEven
     firmwareVersion,
     schemaVersion,
     seq: seq as number | null,
-    readings: decodeReadings(readings, weights, at),
+    readings: decodeReadings(readings, weights ?? undefined, at),
   };
+  const own = hasCid ? ((cid as string | null) ?? undefined) : inherited;
+  if (own !== undefined) event.cid = own;
+  return event;
 }
 
 /** Decode a stream entry payload; throws UnrecoverableError ENTRY_UNDECODABLE on anything else. */
@@ -111,8 +135,13 @@ export function decodeEvents(buf: Uint8Array): CanonicalEvent[] {
   const version: unknown = root[0];
   if (version !== BUS_FORMAT_VERSION && version !== UNWEIGHTED_FORMAT_VERSION)
     throw undecodable(`unknown format version ${typeof version === 'number' ? version : typeof version}`);
-  const maxFields = version === BUS_FORMAT_VERSION ? EVENT_FIELDS + 1 : EVENT_FIELDS;
+  const maxFields = version === BUS_FORMAT_VERSION ? EVENT_FIELDS + 2 : EVENT_FIELDS;
   const events = new Array<CanonicalEvent>(root.length - 1);
-  for (let i = 1; i < root.length; i++) events[i - 1] = decodeEvent(root[i], i - 1, maxFields);
+  let cid: string | undefined;
+  for (let i = 1; i < root.length; i++) {
+    const event = decodeEvent(root[i], i - 1, maxFields, cid);
+    cid = event.cid;
+    events[i - 1] = event;
+  }
   return events;
 }

@@ -29,6 +29,11 @@ export interface CanonicalEvent {
   /** v2's optional per-device monotonic sequence number. */
   seq: number | null;
   readings: Reading[];
+  /**
+   * Correlation id of the frame the gateway accepted the event in: logged by the gateway and
+   * by the shard that applies and flushes the event. Absent on events from older entries.
+   */
+  cid?: string;
 }
 
 /** One row of the ClickHouse `events` table and of the raw archive. */

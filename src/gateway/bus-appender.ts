@@ -39,6 +39,8 @@ export interface BusAppenderOptions {
 export interface DlqMeta {
   source: 'ws' | 'http';
   remote?: string;
+  /** Correlation id of the frame the rejections come from (the gateway's log lines name it). */
+  cid?: string;
 }
 
 /** One future stream entry and the callers waiting for it. */
@@ -119,7 +121,7 @@ export class BusAppender {
       const fields = [
         'code', r.code, 'message', r.message, 'event_id', r.eventId ?? '', 'device_id', r.deviceId ?? '',
         'region', r.region ?? '', 'index', r.index === null ? '' : String(r.index), 'source', meta.source,
-        'remote', meta.remote ?? '', 'ingest_time', ingestTime, 'raw', rawJson(r.raw),
+        'remote', meta.remote ?? '', 'ingest_time', ingestTime, 'raw', rawJson(r.raw), 'cid', meta.cid ?? '',
       ];
       let list = byKey.get(key);
       if (!list) byKey.set(key, (list = []));

@@ -9,6 +9,9 @@
  * backpressure, readings of the sensor types in `sampling.sensors` are sampled (see
  * ReadingSampler): the ones sampled away are acked as delivered and reported in the ack's
  * `sampled_out`, GatewayStats and the metric, once their partition's append succeeded.
+ * Each frame gets a correlation id (`cid`): set on its accepted events (it travels with them
+ * through the bus to the shard's log lines), on its DLQ entries, and on the one `debug` line
+ * logged per frame. Devices are named in logs by their pseudonym (see logging.ts).
  * Nothing a frame contains can make handle() throw or reject.
  */
 import type { Logger } from 'pino';
@@ -18,6 +21,7 @@ import { EventValidator } from '../contracts/event-validator.js';
 import { ackMessage, processFrame, type DeviceIdentity, type FrameResult, type Rejection } from '../contracts/frame.js';
 import type { Config } from '../config.js';
 import { RejectCode, errorMessage } from '../errors.js';
+import { deviceField, newCorrelationId, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
 import { partitionOf } from '../runtime/partitioning.js';
 import type { BusAppender, DlqMeta } from './bus-appender.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
@@ -67,10 +71,12 @@ const LOG_EVERY_MS = 5000;
 export class FrameHandler {
   private readonly validator = new EventValidator();
   private readonly sampler: ReadingSampler;
+  private readonly pseudonyms: DevicePseudonymizer;
   private lastFailureLog = 0;
 
   constructor(private readonly deps: FrameHandlerDeps) {
     this.sampler = new ReadingSampler(deps.config.sampling.sensors);
+    this.pseudonyms = pseudonymizerOf(deps.logger);
   }
 
   /**
@@ -80,7 +86,9 @@ export class FrameHandler {
    */
   async handle(payload: Uint8Array, binary: boolean, identity: DeviceIdentity | null, meta: DlqMeta, shed = false): Promise<FrameOutcome> {
     const bytes = payload.byteLength;
+    const cid = newCorrelationId();
     const result = this.validate(payload, binary, identity);
+    for (const event of result.accepted) event.cid = cid;
     const groups = this.group(result.accepted);
     let pressure: Pressure = 'ok';
     const lagging = new Set<Group>();
@@ -94,7 +102,7 @@ export class FrameHandler {
     }
     const appendable = shed ? [] : groups.filter((g) => !lagging.has(g));
     const appends = appendable.map((g) => this.deps.appender.append(g.region, g.partition, g.events, g.sampledOut));
-    const dlq = this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, meta);
+    const dlq = this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, { ...meta, cid });
 
     const settled = await Promise.allSettled(appends);
     const failed = shed ? groups : [...lagging, ...appendable.filter((_, i) => settled[i]?.status === 'rejected')];
@@ -106,6 +114,7 @@ export class FrameHandler {
     const sampledOut = this.recordSampled(appendable.filter((_, i) => settled[i]?.status === 'fulfilled'));
     this.deps.stats.recordFrame(bytes, final);
     this.deps.metrics?.recordFrame(meta.source, bytes, final, result.accepted);
+    this.logFrame(cid, identity, final);
     return { result: final, ack: ackMessage(final, sampledOut), overloaded: result.accepted.length - final.accepted.length, pressure, sampledOut };
   }
 
@@ -116,10 +125,12 @@ export class FrameHandler {
 
   /** Count a frame refused as a whole and write its DLQ entry with device metadata. Never rejects. */
   async recordRefusal(code: RejectCode, detail: string, identity: DeviceIdentity | null, raw: unknown, bytes: number, meta: DlqMeta): Promise<void> {
+    const cid = newCorrelationId();
     const result: FrameResult = { seq: null, accepted: [], rejected: [wholeFrame(code, detail, identity, raw)] };
     this.deps.stats.recordFrame(bytes, result);
     this.deps.metrics?.recordFrame(meta.source, bytes, result);
-    const dlq = await Promise.allSettled([this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, meta)]);
+    this.logFrame(cid, identity, result);
+    const dlq = await Promise.allSettled([this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, { ...meta, cid })]);
     this.logFailures([], dlq[0]);
   }
 
@@ -182,6 +193,15 @@ export class FrameHandler {
     }
     this.deps.stats.sampledOut += total;
     return total;
+  }
+
+  /** The frame's one debug line: its cid, its device (the authenticated one, else its first event's). */
+  private logFrame(cid: string, identity: DeviceIdentity | null, result: FrameResult): void {
+    const { logger } = this.deps;
+    if (!logger.isLevelEnabled('debug')) return;
+    const deviceId = identity?.deviceId ?? result.accepted[0]?.deviceId ?? result.rejected.find((r) => r.deviceId !== null)?.deviceId ?? null;
+    const device = deviceId === null ? null : deviceField(this.pseudonyms, deviceId);
+    logger.debug({ cid, device, accepted: result.accepted.length, rejected: result.rejected.length }, 'frame handled');
   }
 
   private logFailures(appends: PromiseSettledResult<void>[], dlq: PromiseSettledResult<void> | undefined): void {

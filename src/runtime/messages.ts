@@ -8,6 +8,7 @@
  * embedded store a shard sends its encoded inserts to the main thread (StoreInsert, the body
  * transferred, not copied) and waits for the StoreReply before it checkpoints.
  */
+import type { Dropout } from '../actors/dropout-tracker.js';
 import type { Config } from '../config.js';
 import type { AnalyticsTable } from '../sinks/analytics-store.js';
 import type { PartitionRef } from './partitioning.js';
@@ -61,6 +62,8 @@ export interface PartitionStatus {
   activeActors: number;
   fenced: boolean;
   lastError: string | null;
+  /** Devices flagged as dropped out, worst first, at most 100. */
+  dropouts: Dropout[];
 }
 
 export interface ShardStats {

@@ -16,11 +16,13 @@
  * docs/ARCHITECTURE.md, "Flush protocol".
  */
 import type { Logger } from 'pino';
+import { DropoutTracker, type Dropout } from '../actors/dropout-tracker.js';
 import { PartitionActors } from '../actors/partition-actors.js';
 import type { ActorOptions, FlushBatch } from '../actors/types.js';
 import { decodeEvents, encodeEvents } from '../contracts/bus-codec.js';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
+import { cidsOf, deviceField, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { encodeBatch } from '../sinks/batch-encoder.js';
 import type { ObjectStore } from '../sinks/object-store.js';
@@ -75,14 +77,21 @@ export interface PartitionProcessorDeps {
 }
 
 const MAX_BACKOFF_MS = 10_000;
+/** Dropouts a partition lists in its status (the worst ones). */
+const MAX_STATUS_DROPOUTS = 100;
 
 export class PartitionProcessor {
   readonly region: string;
   readonly partition: number;
   private readonly checkpoint: CheckpointStore;
   private readonly actors: PartitionActors;
+  private readonly tracker = new DropoutTracker();
   private readonly clock: () => number;
   private readonly log: Logger;
+  /** How log lines name devices (the logger's pseudonymizer). */
+  private readonly pseudonyms: DevicePseudonymizer;
+  /** Correlation ids of the events applied since the last drain (capped; logged at its commit). */
+  private unflushedCids = new Set<string>();
   /** Last committed stream id: everything ≤ it is in the sinks. */
   private committed = '0-0';
   private flushSeq = 0;
@@ -110,6 +119,7 @@ export class PartitionProcessor {
     this.partition = deps.partition;
     this.clock = deps.clock ?? Date.now;
     this.log = deps.logger.child({ region: deps.region, partition: deps.partition });
+    this.pseudonyms = pseudonymizerOf(deps.logger);
     this.checkpoint = new CheckpointStore(deps.redis, deps.keys.partition(deps.region, deps.partition), deps.epoch, deps.consumer, (hour) =>
       deps.keys.duplicateCounts(deps.region, deps.partition, hour),
     );
@@ -159,7 +169,9 @@ export class PartitionProcessor {
         ids.push(entry[0]);
       }
       this.log.warn({ from, to, entries: entries.length }, 're-running unfinished flush');
-      await this.writeWithRetry(from, to, this.actors.drain(), ids);
+      const cids = this.unflushedCids;
+      this.unflushedCids = new Set();
+      await this.writeWithRetry(from, to, this.actors.drain(), ids, cids);
       this.lastRead = to;
     }
     this.lastFlushAt = this.clock();
@@ -225,6 +237,9 @@ export class PartitionProcessor {
       try {
         this.deps.hooks?.beforeApply?.(group);
         this.actors.apply(id, busTimeOf(id), group);
+        cidsOf(group, this.unflushedCids);
+        this.logApplied(id, device, group);
+        for (const e of group) this.tracker.observe(e.deviceId, e.eventTime, e.seq, busTimeOf(id));
         this.deps.metrics.eventsProcessed.inc({ region: this.region }, group.length);
         done.add(device);
       } catch (error) {
@@ -236,22 +251,34 @@ export class PartitionProcessor {
       this.attempts.set(id, attempts);
       this.applied.set(id, done);
       this.retryAt = this.clock() + 100 * 2 ** attempts;
-      this.log.warn({ entry: id, attempts, devices: [...failed.keys()] }, 'applying a bus entry failed; will retry');
+      const cids = [...cidsOf([...failed.values()].flatMap((f) => f.events))];
+      this.log.warn({ entry: id, attempts, devices: [...failed.keys()].map((d) => deviceField(this.pseudonyms, d)), cids }, 'applying a bus entry failed; will retry');
       return false;
     }
     this.attempts.delete(id);
     this.applied.delete(id);
     for (const [device, f] of failed) {
       const error = new UnrecoverableError('ACTOR_FAILED', `applying the events failed ${attempts} times: ${errorMessage(f.error)}`, { cause: f.error });
-      await this.deadLetter({ region: this.region, entryId: id, fields: [Buffer.from('d'), encodeEvents(f.events)], error, attempts, devices: [device] });
+      await this.deadLetter({ region: this.region, entryId: id, fields: [Buffer.from('d'), encodeEvents(f.events)], error, attempts, devices: [device] }, [...cidsOf(f.events)]);
     }
     return true;
   }
 
-  private async deadLetter(poison: PoisonEntry): Promise<void> {
+  /** One debug line per (device, cid) of an applied group: how a frame is followed into the shard. */
+  private logApplied(entry: string, deviceId: string, group: readonly CanonicalEvent[]): void {
+    if (!this.log.isLevelEnabled('debug')) return;
+    const perCid = new Map<string | undefined, number>();
+    for (const e of group) perCid.set(e.cid, (perCid.get(e.cid) ?? 0) + 1);
+    const device = deviceField(this.pseudonyms, deviceId);
+    for (const [cid, events] of perCid) this.log.debug({ cid, device, entry, events }, 'events applied');
+  }
+
+  /** `cids`: correlation ids of the events, for the log line (empty when undecodable). */
+  private async deadLetter(poison: PoisonEntry, cids: string[] = []): Promise<void> {
     this.deps.metrics.poisonEntries.inc({ region: this.region });
     this.deps.metrics.dlqEntries.inc({ region: this.region, reason: poison.error.code.toLowerCase() });
-    this.log.error({ entry: poison.entryId, attempts: poison.attempts, devices: poison.devices, err: poison.error.message }, 'bus input moved to the DLQ');
+    const devices = poison.devices.map((d) => deviceField(this.pseudonyms, d));
+    this.log.error({ entry: poison.entryId, attempts: poison.attempts, devices, cids, err: poison.error.message }, 'bus input moved to the DLQ');
     await this.deps.onPoison?.(poison);
   }
 
@@ -268,10 +295,12 @@ export class PartitionProcessor {
     const to = this.unflushedTo;
     const ids = this.unflushedIds;
     this.unflushedIds = [];
+    const cids = this.unflushedCids;
+    this.unflushedCids = new Set();
     this.unflushedTo = null;
     this.lastFlushAt = this.clock();
     const batch = this.actors.drain();
-    this.flushing = this.writeWithRetry(from, to, batch, ids)
+    this.flushing = this.writeWithRetry(from, to, batch, ids, cids)
       .catch((err) => this.onError(err, 'flush'))
       .finally(() => {
         this.flushing = null;
@@ -279,8 +308,11 @@ export class PartitionProcessor {
     return this.flushing;
   }
 
-  /** Write a batch until it lands (capped exponential backoff with jitter), then commit. */
-  private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[]): Promise<void> {
+  /**
+   * Write a batch until it lands (capped exponential backoff with jitter), then commit.
+   * `cids` (capped) are the correlation ids of its events, for the retry and commit log lines.
+   */
+  private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[], cids: ReadonlySet<string>): Promise<void> {
     const inserts = batch.rows.length > 0 ? encodeBatch(batch) : [];
     const objects = batch.rows.length > 0 ? archiveObjects(this.region, this.partition, from, to, batch.rows) : [];
     const tokenBase = `${this.region}/${this.partition}/${from}/${to}`;
@@ -308,6 +340,7 @@ export class PartitionProcessor {
         this.committed = to;
         this.lastError = null;
         this.recordCommit(batch, to);
+        this.log.debug({ from, to, cids: [...cids] }, 'flush committed');
         return;
       } catch (err) {
         if (err instanceof FencedError || err instanceof CheckpointMovedError) throw err;
@@ -315,7 +348,7 @@ export class PartitionProcessor {
         this.lastError = errorMessage(err);
         if (this.stopping && attempt >= 3) throw err;
         const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
-        this.log.warn({ attempt, backoffMs: Math.round(backoff), err: this.lastError }, 'flush failed, retrying');
+        this.log.warn({ attempt, backoffMs: Math.round(backoff), err: this.lastError, cids: [...cids] }, 'flush failed, retrying');
         await new Promise((r) => setTimeout(r, backoff));
       }
     }
@@ -375,7 +408,22 @@ export class PartitionProcessor {
       activeActors: this.actors.activeActors(),
       fenced: this.fenced,
       lastError: this.lastError,
+      dropouts: this.dropouts(),
     };
+  }
+
+  /**
+   * Devices flagged now, worst first, capped; also sets the shoal_dropouts gauge. Runs with
+   * every status report (each second), not only at commits: a partition whose devices all
+   * went quiet has nothing left to commit. Bus time is Redis time: compare with the wall clock.
+   */
+  private dropouts(): Dropout[] {
+    const flagged = this.tracker.dropouts(Date.now());
+    for (const kind of ['quiet', 'seq_gap'] as const) {
+      const labels = { region: this.region, partition: String(this.partition), kind };
+      this.deps.metrics.dropouts.set(labels, flagged.filter((d) => d.kind === kind).length);
+    }
+    return flagged.slice(0, MAX_STATUS_DROPOUTS);
   }
 }
 

@@ -21,12 +21,14 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
+import { mergeDropouts } from '../actors/dropout-tracker.js';
 import type { Config } from '../config.js';
 import { loadOrCreateSecret } from '../contracts/auth-secret.js';
 import { errorMessage } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
+import { createLogger } from '../logging.js';
 import { Auditor } from '../ops/auditor.js';
 import { OpsServer } from '../ops/ops-server.js';
 import { StatusReporter } from '../ops/status-report.js';
@@ -77,7 +79,7 @@ export class Pipeline {
 
   constructor(options: PipelineOptions) {
     this.config = options.config;
-    this.logger = options.logger ?? pino({ level: options.config.log.level }, pino.destination(2));
+    this.logger = options.logger ?? createLogger(options.config);
     this.keys = new Keys(this.config.redis.keyPrefix);
     collectDefaultMetrics({ register: this.mainRegistry, prefix: 'shoal_' });
     registerSloGauges(this.mainRegistry, this.slo, Date.now);
@@ -223,7 +225,7 @@ export class Pipeline {
   async stats(): Promise<Record<string, unknown>> {
     const lags = new Map((this.lagMonitor?.snapshot() ?? []).map((l) => [`${l.region}/${l.partition}`, l]));
     const partitions = this.shards.flatMap((s) =>
-      (s.latestStats?.partitions ?? []).map((p) => {
+      (s.latestStats?.partitions ?? []).map(({ dropouts: _listedAtTopLevel, ...p }) => {
         const lag = lags.get(`${p.region}/${p.partition}`);
         return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, checkpointAgeMs: lag?.checkpointAgeMs ?? null, pressure: lag?.pressure ?? 'ok' };
       }),
@@ -234,6 +236,7 @@ export class Pipeline {
       shards: this.shards.length,
       gateway: this.gateway?.stats.snapshot() ?? null,
       partitions,
+      dropouts: mergeDropouts(this.shards.flatMap((s) => s.latestStats?.partitions ?? [])),
       slo: this.slo.report(Date.now()),
     });
   }

@@ -18,6 +18,7 @@ export class ShardMetrics {
   readonly poisonEntries: Counter<'region'>;
   readonly dlqEntries: Counter<'region' | 'reason'>;
   readonly aggregationLatency: Histogram<'region'>;
+  readonly dropouts: Gauge<'region' | 'partition' | 'kind'>;
 
   constructor() {
     const registers = [this.registry];
@@ -95,6 +96,13 @@ export class ShardMetrics {
       help: 'Per flush: from the bus time of the oldest event in the batch to the drain of the actors',
       labelNames: ['region'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers,
+    });
+    // Per partition, so each partition sets its own series; sum by (kind) for the total.
+    this.dropouts = new Gauge({
+      name: 'shoal_dropouts',
+      help: 'Devices flagged as dropped out: quiet (silent > 5 usual intervals) or seq_gap (v2 seq numbers never received)',
+      labelNames: ['region', 'partition', 'kind'],
       registers,
     });
   }

@@ -5,9 +5,9 @@
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
-import pino from 'pino';
 import { createObjectStore, ClickHouseServerStore } from '../sinks/index.js';
 import { errorMessage } from '../errors.js';
+import { createLogger } from '../logging.js';
 import { injectFaults } from './fault-injection.js';
 import { Keys } from './keys.js';
 import type { MainToShard, ShardInit, ShardToMain } from './messages.js';
@@ -22,7 +22,8 @@ if (!port) throw new Error('shard-worker must run in a worker thread');
 
 const send = (msg: ShardToMain): void => port.postMessage(msg);
 // Logs go to stderr: stdout is the CLI's answer channel (URLs, tokens).
-const logger = pino({ level: init.config.log.level, base: { shard: init.shard } }, pino.destination(2));
+// Device ids are pseudonymised with the same key as the main thread's logs (see logging.ts).
+const logger = createLogger(init.config).child({ shard: init.shard });
 
 async function main(): Promise<void> {
   const redisOptions = { maxRetriesPerRequest: null, enableAutoPipelining: true, lazyConnect: false };

@@ -12,7 +12,7 @@
  * at the start: rerun a failure with SHOAL_CHAOS_SEED=<seed>.
  */
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -136,6 +136,17 @@ describe('chaos loop: repeated kill -9 under load', () => {
       const got = await waitFor(`readings of ${d.id}`, async () => {
         const rows = await deviceReadings(last.opsUrl, d.id, span);
         return rows.length >= want.size ? rows : undefined;
+      }).catch(async (err: unknown) => {
+        // Keep what explains a failure: the pipeline's own view and its logs.
+        mkdirSync('test-artifacts', { recursive: true });
+        const stats = await fetch(`${last.opsUrl}/api/v1/stats`).then((r) => r.text(), String);
+        const rows = await deviceReadings(last.opsUrl, d.id, span).catch((): string[] => []);
+        const missing = [...want].filter((k) => !rows.includes(k));
+        const dlq = await fetch(`${last.opsUrl}/api/v1/dlq?region=${d.region}&limit=100`).then((r) => r.text(), String);
+        const report = { seed: SEED, device: d.id, missing, stats: JSON.parse(stats) as unknown, dlq };
+        writeFileSync('test-artifacts/chaos-failure.json', JSON.stringify(report, null, 2));
+        writeFileSync('test-artifacts/chaos-failure.log', tally.logs);
+        throw err;
       });
       expect(got.length, `${d.id}: rows returned`).toBe(want.size);
       expect(new Set(got), `${d.id}: the acked readings`).toEqual(want);

@@ -105,10 +105,14 @@ function push(t, point) {
   }
 }
 
+// The fields of /api/v1/stats `dropouts`: a 'quiet' row has silent_s and interval_s, a
+// 'seq_gap' row has missing and last_seq; a row shows '—' for the other kind's fields.
+const DROPOUT_COLUMNS = ['device_id', 'region', 'kind', 'silent_s', 'interval_s', 'missing', 'last_seq'];
+
 function renderDropouts(dropouts) {
   const body = panel('dropouts-body');
   const head = panel('dropouts-head');
-  const columns = dropouts.length > 0 ? Object.keys(dropouts[0]).slice(0, 6) : ['device_id'];
+  const columns = dropouts.length > 0 ? DROPOUT_COLUMNS.filter((c) => dropouts.some((d) => c in d)) : ['device_id'];
   const hr = document.createElement('tr');
   for (const c of columns) hr.appendChild(Object.assign(document.createElement('th'), { textContent: c }));
   head.replaceChildren(hr);

@@ -140,8 +140,8 @@ describe('bus codec', () => {
       event[field] = value;
       bad.push([BUS_FORMAT_VERSION, event]);
     }
-    // An eleventh field, or weights in the format before weights existed.
-    bad.push([BUS_FORMAT_VERSION, [...goodEvent(), [4], 'extra']], [1, [...goodEvent(), [4]]]);
+    // A twelfth field (after weights and cid), or weights in the format before weights existed.
+    bad.push([BUS_FORMAT_VERSION, [...goodEvent(), [4], 'cid', 'extra']], [1, [...goodEvent(), [4]]]);
     expect(decodeEvents(pack([BUS_FORMAT_VERSION, goodEvent()]))).toHaveLength(1);
     expect(decodeEvents(pack([BUS_FORMAT_VERSION, [...goodEvent(), [4]]]))[0]?.readings[0]?.weight).toBe(4);
     for (const payload of bad) expectUndecodable(pack(payload));
