@@ -37,6 +37,9 @@ export function processFrame(payload: Uint8Array, binary: boolean, ctx: Validati
  * backpressure (they count as delivered: the device must not resend them).
  */
 export function ackMessage(result: FrameResult, sampledOut = 0): string {
+  // The common answer, everything accepted, without building an object to stringify.
+  if (result.rejected.length === 0 && sampledOut === 0)
+    return `{"type":"ack","seq":${result.seq === null ? 'null' : result.seq},"accepted":${result.accepted.length},"rejected":[]}`;
   const rejected = new Array<{ index: number | null; event_id: string | null; code: string; message: string }>(result.rejected.length);
   for (let i = 0; i < result.rejected.length; i++) {
     const r = result.rejected[i] as Rejection;

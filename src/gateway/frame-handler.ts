@@ -159,16 +159,23 @@ export class FrameHandler {
 
   private group(accepted: readonly CanonicalEvent[]): Group[] {
     const partitions = this.deps.config.partitions;
-    const groups = new Map<string, Group>();
-    accepted.forEach((event, position) => {
-      const partition = partitionOf(event.deviceId, partitions);
-      const key = `${event.region}\u0000${partition}`;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { region: event.region, partition, events: [], positions: [], sampledOut: [] }));
-      g.events.push(event);
-      g.positions.push(position);
-    });
-    return [...groups.values()];
+    const groups: Group[] = [];
+    // Most frames hold one device (a device token binds one), so the partition hash and the
+    // group lookup are done once per run of events of the same device.
+    let lastDevice: string | null = null;
+    let current: Group | undefined;
+    for (let position = 0; position < accepted.length; position++) {
+      const event = accepted[position] as CanonicalEvent;
+      if (event.deviceId !== lastDevice || event.region !== current?.region) {
+        lastDevice = event.deviceId;
+        const partition = partitionOf(event.deviceId, partitions);
+        current = groups.find((g) => g.partition === partition && g.region === event.region);
+        if (!current) groups.push((current = { region: event.region, partition, events: [], positions: [], sampledOut: [] }));
+      }
+      current.events.push(event);
+      current.positions.push(position);
+    }
+    return groups;
   }
 
   /** Replace a group's events by their samples (events with no reading kept drop out). */

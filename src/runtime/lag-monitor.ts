@@ -18,6 +18,7 @@ import type { Config } from '../config.js';
 import type { Keys } from './keys.js';
 import { allPartitions } from './partitioning.js';
 import { busTimeOf } from './stream-id.js';
+import { defineScripts } from './script-loader.js';
 
 export type Pressure = 'ok' | 'soft' | 'hard';
 
@@ -81,16 +82,15 @@ export class LagMonitor {
     return [...this.lags.values()];
   }
 
-  /** Measure every partition once (pipelined: two commands per partition). */
+  /** Measure every partition once: one script call per partition (probe.lua), pipelined. */
   async refresh(): Promise<void> {
     const parts = allPartitions(this.config.regions, this.config.partitions);
-    const checkpoints = await Promise.all(parts.map((p) => this.redis.hmget(this.keys.partition(p.region, p.partition).checkpoint, 'offset', 'committed_at_ms')));
+    const redis = defineScripts(this.redis);
     const probes = await Promise.all(
-      parts.map(async (p, i) => {
-        const stream = this.keys.partition(p.region, p.partition).stream;
-        const offset = checkpoints[i]?.[0] ?? '0-0';
-        const [first, length] = await Promise.all([this.redis.xrange(stream, `(${offset}`, '+', 'COUNT', 1), this.redis.xlen(stream)]);
-        return { first: first[0]?.[0] ?? null, length, offset };
+      parts.map(async (p) => {
+        const keys = this.keys.partition(p.region, p.partition);
+        const [offset, committedAtMs, first, length] = (await redis.shoalProbe(keys.checkpoint, keys.stream)) as [string, string, string, number];
+        return { first: first === '' ? null : first, length, offset, committedAtMs };
       }),
     );
     const now = this.clock();
@@ -105,7 +105,7 @@ export class LagMonitor {
       this.lagEntries.set(labels, entries);
       this.lagSeconds.set(labels, lagMs / 1000);
       this.level.set(labels, LEVEL[pressure]);
-      const committedAt = Number(checkpoints[i]?.[1] ?? NaN);
+      const committedAt = probe.committedAtMs === '' ? NaN : Number(probe.committedAtMs);
       const checkpointAgeMs = Number.isFinite(committedAt) ? Math.max(0, now - committedAt) : null;
       if (checkpointAgeMs !== null) this.checkpointAge.set(labels, checkpointAgeMs / 1000);
       this.lags.set(`${p.region}/${p.partition}`, { region: p.region, partition: p.partition, entries, lagMs, checkpointAgeMs, pressure });

@@ -12,6 +12,7 @@ export const SCRIPTS = {
   shoalIntent: { file: 'intent.lua', keys: 1 },
   shoalCommit: { file: 'commit.lua', keys: null },
   shoalAppend: { file: 'append.lua', keys: null },
+  shoalProbe: { file: 'probe.lua', keys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
