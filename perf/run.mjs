@@ -52,6 +52,7 @@ const HELP = `npm run perf -- [options]
   --check              exit 1 if the loss audit fails (never on speed)
   --out DIR            results directory (default perf/results)
   --keep               keep Shoal's temp data dir
+  --shoal-config FILE  YAML appended to the harness's shoal.config.yaml (e.g. partitions, flush:)
 `;
 
 const { values: args } = parseArgs({
@@ -82,6 +83,7 @@ const { values: args } = parseArgs({
     check: { type: 'boolean', default: false },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'shoal-config': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -126,6 +128,7 @@ function options() {
     check: args.check,
     out: args.out ?? new URL('./results/', import.meta.url).pathname,
     keep: args.keep,
+    shoalConfig: args['shoal-config'] ?? null,
     generatorDrainSec: profile.generatorDrainSec,
     shoalDrainSec: profile.shoalDrainSec,
     ramp: profile.ramp
@@ -228,7 +231,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'shoal-perf-'));
   const auth = await resolveAuth(o.auth);
   log(`profile ${o.profile}: ${o.ramp ? `ramp from ${o.ramp.start}/s by ${o.ramp.step}/s, ${o.ramp.stepSec} s a step` : `${o.rate} events/s for ${o.duration} s`}, ${o.devices} devices, ${o.generators} generator(s) × ${o.sockets} sockets; auth ${auth.mode} (${auth.reason}); data ${dataDir}`);
-  const configFile = writeConfig(dataDir, { authMode: auth.mode });
+  const configFile = writeConfig(dataDir, { authMode: auth.mode, extraFile: o.shoalConfig });
   const loadavgStart = loadavg();
 
   let shoal = null;

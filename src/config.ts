@@ -153,8 +153,24 @@ const schema = z.strictObject({
     .strictObject({
       /** How long an event_id is remembered, ms of bus time. Default 10 minutes. */
       horizonMs: z.number().int().min(1000).optional(),
-      /** Most event ids remembered per device. Default 4096. */
-      maxIdsPerDevice: positiveInt.optional(),
+      /**
+       * Most event ids remembered per process, all devices together. Default 8,000,000. Each
+       * costs ~28 bytes (a 12-byte fingerprint, an 8-byte bus time, 8 bytes of hash table),
+       * so the default is ~230 MB. Split evenly over every partition of every region (each
+       * partition remembers ceil(maxIds / (regions × partitions)) ids), so a process owning
+       * all partitions stays within it. When a partition is full its oldest ids are evicted
+       * before the horizon: the horizon actually kept is the shorter of horizonMs and
+       * maxIds / event rate (160 s at 50k events/s with the default), so raise this to keep
+       * the whole horizon at high rates (10 min at 50k/s: 30,000,000, ~850 MB).
+       */
+      maxIds: z.number().int().min(1).max(250_000_000).optional(),
+      /** Replaced by maxIds (v0.1 counted ids per device); refused with a message saying so. */
+      maxIdsPerDevice: z
+        .never({
+          error:
+            'replaced by dedup.maxIds, the event ids remembered per process for all devices together (default 8000000, ~28 B each); remove maxIdsPerDevice',
+        })
+        .optional(),
     })
     .optional(),
   actors: z
@@ -227,7 +243,11 @@ export interface Config {
   backpressure: { softLagMs: number; hardLagMs: number; checkIntervalMs: number };
   /** sensor_type → keep one reading in `keepOneIn` under soft backpressure (empty: never sample). */
   sampling: { sensors: Record<string, { keepOneIn: number }> };
-  dedup: { horizonMs: number; maxIdsPerDevice: number };
+  /**
+   * `maxIds`: ids remembered per process; `maxIdsPerPartition` = ceil(maxIds / (regions ×
+   * partitions)), the capacity of each partition's dedup index.
+   */
+  dedup: { horizonMs: number; maxIds: number; maxIdsPerPartition: number };
   actors: { idleMs: number };
   log: { level: string; deviceIds: 'pseudonymised' | 'plain' };
 }
@@ -311,6 +331,8 @@ function applyEnv(user: UserConfig, env: NodeJS.ProcessEnv): UserConfig {
 }
 
 export const DEFAULT_REGIONS = ['us-east', 'eu-west'];
+/** Event ids remembered per process by default (dedup.maxIds): ~230 MB at ~28 B each. */
+export const DEFAULT_DEDUP_MAX_IDS = 8_000_000;
 
 /** Fill defaults into a validated user config. */
 export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {}, cwd = process.cwd()): Config {
@@ -319,6 +341,8 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
   const regions = user.regions ?? DEFAULT_REGIONS;
   if (new Set(regions).size !== regions.length) problems.push('regions: each region may appear once');
   const horizonMs = user.dedup?.horizonMs ?? 10 * 60_000;
+  const partitions = user.partitions ?? 8;
+  const dedupMaxIds = user.dedup?.maxIds ?? DEFAULT_DEDUP_MAX_IDS;
   const kind = user.objectStore?.kind ?? 'dir';
   const s3User = user.objectStore?.s3;
   let s3: S3Config | undefined;
@@ -350,7 +374,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
 
   return {
     regions,
-    partitions: user.partitions ?? 8,
+    partitions,
     shards: overrides.shards ?? user.shards ?? availableParallelism(),
     dataDir,
     ingest: {
@@ -392,7 +416,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
     },
     backpressure: { softLagMs, hardLagMs, checkIntervalMs: user.backpressure?.checkIntervalMs ?? 500 },
     sampling: { sensors: { ...user.sampling?.sensors } },
-    dedup: { horizonMs, maxIdsPerDevice: user.dedup?.maxIdsPerDevice ?? 4096 },
+    dedup: { horizonMs, maxIds: dedupMaxIds, maxIdsPerPartition: Math.ceil(dedupMaxIds / (regions.length * partitions)) },
     actors: { idleMs: user.actors?.idleMs ?? horizonMs },
     log: { level: user.log?.level ?? 'info', deviceIds: user.log?.deviceIds ?? 'pseudonymised' },
   };

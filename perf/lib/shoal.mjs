@@ -23,9 +23,11 @@ export async function resolveAuth(requested) {
 }
 
 /** The shoal.config.yaml the harness runs with (YAML written by hand: a few flat keys). */
-export function writeConfig(dataDir, { authMode, logLevel = 'warn' }) {
+export function writeConfig(dataDir, { authMode, logLevel = 'warn', extraFile = null }) {
   const lines = ['log:', `  level: ${logLevel}`];
   if (authMode === 'none') lines.push('auth:', '  mode: none');
+  // --shoal-config: the engineer's own settings (partitions, flush, ...), appended as they are.
+  if (extraFile) lines.push(readFileSync(extraFile, 'utf8').trimEnd());
   const file = join(dataDir, 'shoal.config.yaml');
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;

@@ -11,6 +11,7 @@ export {
   quantile,
 } from './quantile-digest.js';
 export { HOUR_MS, MINUTE_MS, WindowAggregator, windowStartOf } from './window-aggregator.js';
-export { DeviceActor, LATE_AFTER_MS, type DeviceActorOptions } from './device-actor.js';
+export { DeviceActor, LATE_AFTER_MS } from './device-actor.js';
+export { DEFAULT_DEDUP_MAX_IDS_PER_PARTITION, DedupIndex, type DedupIndexOptions, type DedupIndexStats } from './dedup-index.js';
 export { PartitionActors } from './partition-actors.js';
 export { DropoutTracker, mergeDropouts, type Dropout } from './dropout-tracker.js';

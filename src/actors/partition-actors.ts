@@ -1,8 +1,9 @@
 /**
- * All device actors of one (region, partition) plus the partition's pending output: reading
- * rows, 1-minute and 1-hour partials, the ids accepted (for the dedup log) and counters.
+ * All device actors of one (region, partition), the partition's dedup index, and its pending
+ * output: reading rows, 1-minute and 1-hour partials, the ids accepted (for the dedup log)
+ * and counters.
  *
- *   entries (streamId, busTime, events) ──apply──▶ DeviceActor.offer ──new──▶ rows, windows
+ *   entries (streamId, busTime, events) ──apply──▶ DedupIndex.offer ──new──▶ rows, windows
  *                                                                   └─dup──▶ duplicates++
  *   drain() ──▶ FlushBatch (deterministic order), then empty
  *
@@ -10,17 +11,21 @@
  * entries applied since; restore() from the `accepted` records of earlier drains rebuilds
  * the dedup memory, so a retried flush yields the same rows and partials. `late` is a metric:
  * it also depends on the newest event time seen, which the dedup log does not carry.
+ *
+ * Dedup memory is one DedupIndex per partition (typed arrays, ~28 B an id), not per device:
+ * device actors hold only watermarks, so passivating them changes no dedup decision.
  */
 import { toReadingRows, type CanonicalEvent, type ReadingRow } from '../contracts/canonical-event.js';
+import { DEFAULT_DEDUP_MAX_IDS_PER_PARTITION, DedupIndex, type DedupIndexStats } from './dedup-index.js';
 import { DeviceActor } from './device-actor.js';
 import { DEFAULT_DIGEST_SIZE } from './quantile-digest.js';
 import type { ActorOptions, DedupRecord, DroppedDuplicate, FlushBatch } from './types.js';
-import { HOUR_MS, MINUTE_MS, WindowAggregator } from './window-aggregator.js';
+import { MINUTE_MS, WindowAggregator } from './window-aggregator.js';
 
 export class PartitionActors {
   private readonly actors = new Map<string, DeviceActor>();
+  private readonly dedup: DedupIndex;
   private readonly minutes: WindowAggregator;
-  private readonly hours: WindowAggregator;
   private rows: ReadingRow[] = [];
   private accepted: DedupRecord[] = [];
   private duplicates = 0;
@@ -32,26 +37,27 @@ export class PartitionActors {
     private readonly options: ActorOptions,
   ) {
     const digestSize = options.digestSize ?? DEFAULT_DIGEST_SIZE;
+    this.dedup = new DedupIndex({ horizonMs: options.dedupHorizonMs, maxIds: options.dedupMaxIds ?? DEFAULT_DEDUP_MAX_IDS_PER_PARTITION });
     this.minutes = new WindowAggregator(MINUTE_MS, digestSize);
-    this.hours = new WindowAggregator(HOUR_MS, digestSize);
   }
 
   /** Apply one bus entry: `busTime` is the ms part of `streamId`. */
   apply(streamId: string, busTime: number, events: readonly CanonicalEvent[]): void {
     for (const event of events) {
       const actor = this.actor(event.deviceId);
+      actor.touch(busTime);
       const late = actor.isLate(event.eventTime);
-      if (!actor.offer(event, busTime)) {
+      if (!this.dedup.offer(event.deviceId, event.eventId, busTime)) {
         this.duplicates++;
         this.dropped.push({ deviceId: event.deviceId, eventTime: event.eventTime, readings: event.readings.length });
         continue;
       }
+      actor.accept(event);
       if (late) this.late++;
       this.accepted.push({ deviceId: event.deviceId, eventId: event.eventId, busTime });
       for (const row of toReadingRows(event, streamId, this.partition)) this.rows.push(row);
       for (const r of event.readings) {
         this.minutes.add(event.deviceId, r.sensorType, event.eventTime, r.value, r.weight);
-        this.hours.add(event.deviceId, r.sensorType, event.eventTime, r.value, r.weight);
       }
     }
   }
@@ -61,7 +67,6 @@ export class PartitionActors {
     const batch: FlushBatch = {
       rows: this.rows,
       rollup1m: this.minutes.drain(),
-      rollup1h: this.hours.drain(),
       accepted: this.accepted,
       duplicates: this.duplicates,
       dropped: this.dropped,
@@ -80,16 +85,29 @@ export class PartitionActors {
     return this.accepted.length;
   }
 
-  /** Rebuild dedup memory from the dedup log, records in log order. Emits nothing. */
+  /**
+   * Rebuild dedup memory from the dedup log: records of one or more log entries, in log
+   * order. Emits nothing and creates no actors.
+   *
+   * A log entry groups a flush's ids by device, so its records are not in bus-time order.
+   * They are replayed sorted by bus time (stably); the ids of one bus time may then come in
+   * another order than they were accepted, which the index is built not to notice (it keeps
+   * or drops the ids of one bus time together). Log entries follow each other in bus-time
+   * order, so sorting within each call is enough.
+   */
   restore(records: readonly DedupRecord[]): void {
-    for (const r of records) this.actor(r.deviceId).remember(r.eventId, r.busTime);
+    const sorted = records.every((r, i) => i === 0 || (records[i - 1] as DedupRecord).busTime <= r.busTime);
+    const ordered = sorted ? records : [...records].sort((a, b) => a.busTime - b.busTime);
+    for (const r of ordered) this.dedup.add(r.deviceId, r.eventId, r.busTime);
   }
 
   /**
-   * Drop actors idle for at least `idleMs` whose dedup memory has fully expired at
-   * `nowBusTime` (no later entry may carry an older bus time). Returns their device ids.
+   * Drop actors idle (bus time) for at least `idleMs` at `nowBusTime` (no later entry may
+   * carry an older bus time), and let the dedup index forget what the horizon has passed.
+   * Returns the dropped device ids. Changes no dedup decision.
    */
   passivate(nowBusTime: number): string[] {
+    this.dedup.advance(nowBusTime);
     const dropped: string[] = [];
     for (const [deviceId, actor] of this.actors) {
       if (actor.canPassivate(nowBusTime, this.options.idleMs)) {
@@ -104,10 +122,15 @@ export class PartitionActors {
     return this.actors.size;
   }
 
+  /** The dedup index's size, capacity, bytes and ids evicted before their horizon. */
+  dedupStats(): DedupIndexStats {
+    return this.dedup.stats();
+  }
+
   private actor(deviceId: string): DeviceActor {
     let actor = this.actors.get(deviceId);
     if (actor === undefined) {
-      actor = new DeviceActor(deviceId, this.options);
+      actor = new DeviceActor(deviceId);
       this.actors.set(deviceId, actor);
     }
     return actor;

@@ -44,8 +44,8 @@ export interface DroppedDuplicate {
 /** Everything one flush writes, in a deterministic order. */
 export interface FlushBatch {
   rows: ReadingRow[];
+  /** Minute partials; ClickHouse also rolls them into their hours (clickhouse-schema.ts). */
   rollup1m: WindowPartial[];
-  rollup1h: WindowPartial[];
   /** Ids accepted since the previous drain, in acceptance order (for the dedup log). */
   accepted: DedupRecord[];
   /** Events dropped as duplicates since the previous drain. */
@@ -60,8 +60,12 @@ export interface FlushBatch {
 export interface ActorOptions {
   /** How long an event id is remembered, ms of bus time. */
   dedupHorizonMs: number;
-  /** Most ids remembered per device (oldest evicted first). */
-  maxIdsPerDevice: number;
+  /**
+   * Most event ids the partition's dedup index remembers (the oldest bus time's ids are
+   * evicted first when full); ~28 B each. Default DEFAULT_DEDUP_MAX_IDS_PER_PARTITION
+   * (500,000: the config's default 8,000,000 per process over 2 regions × 8 partitions).
+   */
+  dedupMaxIds?: number;
   /** Actors idle this long (bus time) are passivated. */
   idleMs: number;
   /** Most centroids per window digest. */

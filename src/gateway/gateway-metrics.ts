@@ -54,13 +54,33 @@ export class GatewayMetrics {
     this.frames.inc({ transport });
     this.bytes.inc(bytes);
     const tally = new Map<string, { region: string; schema_version: string; outcome: string; n: number }>();
-    const add = (region: string, schema: string, outcome: string): void => {
+    const add = (region: string, schema: string, outcome: string, n = 1): void => {
+      if (n === 0) return;
       const key = `${region}\u0000${schema}\u0000${outcome}`;
       const t = tally.get(key);
-      if (t) t.n++;
-      else tally.set(key, { region, schema_version: schema, outcome, n: 1 });
+      if (t) t.n += n;
+      else tally.set(key, { region, schema_version: schema, outcome, n });
     };
-    for (const e of result.accepted) add(e.region, String(e.schemaVersion), 'accepted');
+    // Accepted events are tallied per run of one region (a frame usually has one): no label
+    // key is built per event.
+    let region: string | null = null;
+    let v1 = 0;
+    let v2 = 0;
+    const flushRun = (): void => {
+      if (region === null) return;
+      add(region, '1', 'accepted', v1);
+      add(region, '2', 'accepted', v2);
+      v1 = v2 = 0;
+    };
+    for (const e of result.accepted) {
+      if (e.region !== region) {
+        flushRun();
+        region = e.region;
+      }
+      if (e.schemaVersion === 1) v1++;
+      else v2++;
+    }
+    flushRun();
     let schemaById: Map<string, string> | null = null;
     for (const r of result.rejected) {
       let schema = r.index === null ? UNKNOWN : schemaOfRaw(r.raw);

@@ -9,6 +9,21 @@ import type { DeviceIdentity } from '../contracts/frame.js';
 /** uWS send() result: the message was dropped because of backpressure. */
 const DROPPED = 2;
 
+/**
+ * Sessions with acks waiting for the end of this turn of the event loop. Acks that become
+ * ready together (one bus append answers many frames) go out under one cork per socket: one
+ * write instead of one per ack.
+ */
+const toFlush = new Set<WsSession>();
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  const sessions = [...toFlush];
+  toFlush.clear();
+  for (const session of sessions) session.flush();
+}
+
 export class WsSession {
   ws: WebSocket<WsUserData> | null = null;
   closed = false;
@@ -19,6 +34,8 @@ export class WsSession {
   /** Resolves when every ack queued so far has been handed to the socket (or the socket closed). */
   private chain: Promise<void> = Promise.resolve();
   private readonly backlog: string[] = [];
+  /** Acks ready this turn, sent together by flush(). */
+  private pending: string[] = [];
 
   constructor(
     readonly identity: DeviceIdentity | null,
@@ -48,7 +65,7 @@ export class WsSession {
 
   /** Wait until the acks of every frame received so far have been sent. */
   settled(): Promise<void> {
-    return this.chain;
+    return this.chain.then(() => this.flush());
   }
 
   /** The socket drained: send what waited. */
@@ -64,19 +81,34 @@ export class WsSession {
     });
   }
 
-  private send(message: string): void {
+  /** Hand the acks that became ready to the socket, under one cork. */
+  flush(): void {
+    toFlush.delete(this);
+    const messages = this.pending;
+    if (messages.length === 0) return;
+    this.pending = [];
     const ws = this.ws;
     if (!ws || this.closed) return;
-    if (this.backlog.length === 0 && ws.getBufferedAmount() < this.maxBuffered) {
-      let status = 0;
-      ws.cork(() => (status = ws.send(message, false)));
-      if (status !== DROPPED) return;
-    }
-    this.backlog.push(message);
+    ws.cork(() => {
+      for (const message of messages) {
+        if (this.backlog.length === 0 && ws.getBufferedAmount() < this.maxBuffered && ws.send(message, false) !== DROPPED) continue;
+        this.backlog.push(message);
+      }
+    });
     if (this.backlog.length > this.maxBacklog) {
       // The device does not read its acks; it will resend what it did not see acked.
       this.closed = true;
       ws.end(1008, 'acks not read');
+    }
+  }
+
+  private send(message: string): void {
+    if (!this.ws || this.closed) return;
+    this.pending.push(message);
+    toFlush.add(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
     }
   }
 }

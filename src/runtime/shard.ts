@@ -61,7 +61,7 @@ export class Shard {
       objects: deps.objects,
       actorOptions: {
         dedupHorizonMs: config.dedup.horizonMs,
-        maxIdsPerDevice: config.dedup.maxIdsPerDevice,
+        dedupMaxIds: config.dedup.maxIdsPerPartition,
         idleMs: config.actors.idleMs,
       },
       flushIntervalMs: config.flush.intervalMs,

@@ -28,7 +28,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { HOUR_MS, MINUTE_MS, WindowAggregator } from '../actors/window-aggregator.js';
+import { MINUTE_MS, WindowAggregator } from '../actors/window-aggregator.js';
 import type { Config } from '../config.js';
 import { regionDatabase } from '../config.js';
 import type { ReadingRow } from '../contracts/canonical-event.js';
@@ -202,13 +202,13 @@ export class ArchiveReplayer {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const seen = new Set<string>();
+    // Minute partials only: they also feed rollup_1h inside ClickHouse (clickhouse-schema.ts).
     const minutes = new WindowAggregator(MINUTE_MS);
-    const hours = new WindowAggregator(HOUR_MS);
     let rows: ReadingRow[] = [];
     let chunk = 0;
     const flush = async (): Promise<void> => {
       if (rows.length === 0) return;
-      const batch = { rows, rollup1m: minutes.drain(), rollup1h: hours.drain(), accepted: [], duplicates: 0, dropped: [], late: 0 };
+      const batch = { rows, rollup1m: minutes.drain(), accepted: [], duplicates: 0, dropped: [], late: 0 };
       for (const ins of encodeBatch(batch)) await this.insert(region, ins, token(chunk, ins));
       progress.rows += rows.length;
       rows = [];
@@ -236,7 +236,6 @@ export class ArchiveReplayer {
         seen.add(id);
         rows.push(row);
         minutes.add(row.deviceId, row.sensorType, row.eventTime, row.value, row.weight);
-        hours.add(row.deviceId, row.sensorType, row.eventTime, row.value, row.weight);
         if (rows.length >= this.chunkRows) await flush();
       }
       progress.objectsDone += 1;

@@ -1,6 +1,7 @@
 /**
- * FlushBatch → ClickHouse inserts: the batch's reading rows for `events` and its window
- * partials for `rollup_1m` / `rollup_1h` (through their Null input tables), as TabSeparated.
+ * FlushBatch → ClickHouse inserts: the batch's reading rows for `events` and its minute
+ * partials for `rollup_1m` (through its Null input table, which also feeds `rollup_1h`), as
+ * TabSeparated.
  *
  * Byte-deterministic: the same batch always yields the same bytes, because ClickHouse drops an
  * insert that repeats a dedup token even when its bytes differ. Tables with no rows are skipped.
@@ -67,11 +68,10 @@ function encodeTable<T>(table: AnalyticsTable, items: readonly T[], line: (item:
   return [{ table, body: Buffer.from(text, 'utf8'), format: 'TabSeparated', rows: items.length }];
 }
 
-/** Encode a flush batch: events, rollup_1m, rollup_1h, in that order, skipping empty tables. */
+/**
+ * Encode a flush batch: events, then rollup_1m, skipping empty tables. The minute partials
+ * also feed `rollup_1h` inside ClickHouse (see clickhouse-schema.ts), so there is no hour insert.
+ */
 export function encodeBatch(batch: FlushBatch): EncodedInsert[] {
-  return [
-    ...encodeTable('events', batch.rows, encodeReadingRow),
-    ...encodeTable('rollup_1m', batch.rollup1m, encodeWindowPartial),
-    ...encodeTable('rollup_1h', batch.rollup1h, encodeWindowPartial),
-  ];
+  return [...encodeTable('events', batch.rows, encodeReadingRow), ...encodeTable('rollup_1m', batch.rollup1m, encodeWindowPartial)];
 }

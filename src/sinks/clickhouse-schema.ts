@@ -143,6 +143,23 @@ FROM ${db}.${table}_input`,
   ];
 }
 
+/**
+ * `rollup_1h` is fed from the minute partials: every row inserted into `rollup_1m_input` is
+ * also a partial of its hour (same count, sum, min, max; its centroids join the hour's
+ * digest), and AggregatingMergeTree merges partials of one key whatever their number. So a
+ * flush makes one rollup insert, not two, and its dedup token covers both tables (ClickHouse
+ * derives the views' tokens from the insert's). `rollup_1h_input` stays for inserts of hour
+ * partials made by older versions (an unfinished flush re-run after an upgrade).
+ */
+function hourFromMinuteStatements(db: string): string[] {
+  return [
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.rollup_1h_from_1m_mv TO ${db}.rollup_1h AS
+SELECT device_id, sensor_type, toStartOfHour(window_start) AS window_start, readings, count, sum, min, max,
+  arrayReduce('quantilesTDigestWeightedState(${QUANTILE_LEVELS})', means, weights) AS digest
+FROM ${db}.rollup_1m_input`,
+  ];
+}
+
 /** Every statement that creates `database` and its tables, in execution order. */
 export function schemaStatements(database: string, ttl: SchemaTtl): string[] {
   const db = assertIdentifier(database);
@@ -151,5 +168,6 @@ export function schemaStatements(database: string, ttl: SchemaTtl): string[] {
     ...eventsStatements(db, assertDays('eventsTtlDays', ttl.eventsTtlDays)),
     ...rollupStatements(db, 'rollup_1m', assertDays('rollup1mTtlDays', ttl.rollup1mTtlDays)),
     ...rollupStatements(db, 'rollup_1h', assertDays('rollup1hTtlDays', ttl.rollup1hTtlDays)),
+    ...hourFromMinuteStatements(db),
   ];
 }

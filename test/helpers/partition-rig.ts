@@ -94,7 +94,7 @@ export interface ZombieOutcome {
 }
 
 const logger = pino({ level: 'silent' });
-const ACTOR_OPTIONS = { dedupHorizonMs: 10 * 60_000, maxIdsPerDevice: 4096, idleMs: 10 * 60_000 };
+const ACTOR_OPTIONS = { dedupHorizonMs: 10 * 60_000, dedupMaxIds: 500_000, idleMs: 10 * 60_000 };
 
 export class PartitionRig {
   readonly region: string;
@@ -254,7 +254,7 @@ export class PartitionRig {
       kind: store.kind,
       init: (regions) => store.init(regions),
       insert: async (region, insert, token) => {
-        await gate.at(`insert-${insert.table}`);
+        await gate.at(`insert-${insert.table}` as CrashPoint);
         await store.insert(region, insert, token);
       },
       query: <T>(sql: string, params?: Record<string, unknown>) => store.query<T>(sql, params),

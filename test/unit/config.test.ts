@@ -57,6 +57,9 @@ describe('config', () => {
     [{ redis: { appendfsync: 'sometimes' } }, /^redis\.appendfsync:/],
     [{ redis: { url: 'not a url' } }, /^redis\.url:/],
     [{ dedup: { horizonMs: 10 } }, /^dedup\.horizonMs:/],
+    [{ dedup: { maxIds: 0 } }, /^dedup\.maxIds:/],
+    [{ dedup: { maxIds: 250_000_001 } }, /^dedup\.maxIds:/],
+    [{ dedup: { maxIdsPerDevice: 4096 } }, /^dedup\.maxIdsPerDevice: replaced by dedup\.maxIds, the event ids remembered per process/],
     [{ objectStore: { kind: 'tape' } }, /^objectStore\.kind:/],
   ])('rejects %j naming the field', (raw, pattern) => {
     expect(problems(() => validateUserConfig(raw))).toEqual([expect.stringMatching(pattern)]);
@@ -120,6 +123,12 @@ describe('config', () => {
     [{ sampling: { rate: 4 } }, /^sampling\.rate: unknown key/],
   ])('rejects the sampling setting %j naming the field', (raw, pattern) => {
     expect(problems(() => validateUserConfig(raw))).toEqual([expect.stringMatching(pattern)]);
+  });
+
+  it('remembers 8M event ids per process by default, split evenly over every partition of every region', () => {
+    expect(loadConfig({ env: {}, cwd: tmpdir() }).dedup).toEqual({ horizonMs: 600_000, maxIds: 8_000_000, maxIdsPerPartition: 500_000 });
+    const file = withFile('regions: [a, b, c]\npartitions: 4\ndedup:\n  maxIds: 1000\n');
+    expect(loadConfig({ file, env: {} }).dedup).toEqual({ horizonMs: 600_000, maxIds: 1000, maxIdsPerPartition: 84 });
   });
 
   it('names one database per region', () => {

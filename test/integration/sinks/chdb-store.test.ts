@@ -60,8 +60,8 @@ function row(deviceId: string, eventTime: number, sensorType: string, value: num
   };
 }
 
-function batchOf(rows: ReadingRow[], rollup1m: WindowPartial[] = [], rollup1h: WindowPartial[] = []): FlushBatch {
-  return { rows, rollup1m, rollup1h, accepted: [], duplicates: 0, dropped: [], late: 0 };
+function batchOf(rows: ReadingRow[], rollup1m: WindowPartial[] = []): FlushBatch {
+  return { rows, rollup1m, accepted: [], duplicates: 0, dropped: [], late: 0 };
 }
 
 async function insertBatch(region: string, batch: FlushBatch, token: string): Promise<void> {
@@ -94,7 +94,7 @@ describe('ChdbStore', () => {
       'SELECT database, name FROM system.tables WHERE database IN ({a:String}, {b:String}) ORDER BY database, name',
       { a: US, b: EU },
     );
-    const expected = ['events', 'rollup_1h', 'rollup_1h_input', 'rollup_1h_weighted_mv', 'rollup_1m', 'rollup_1m_input', 'rollup_1m_weighted_mv'];
+    const expected = ['events', 'rollup_1h', 'rollup_1h_from_1m_mv', 'rollup_1h_input', 'rollup_1h_weighted_mv', 'rollup_1m', 'rollup_1m_input', 'rollup_1m_weighted_mv'];
     expect(tables.filter((t) => t.database === US).map((t) => t.name)).toEqual(expected);
     expect(tables.filter((t) => t.database === EU).map((t) => t.name)).toEqual(expected);
     expect(await store.ping()).toBe(true);
@@ -104,7 +104,7 @@ describe('ChdbStore', () => {
     const t0 = minuteOf(Date.now() - HOUR);
     const values = [1, 2, 3, 4, 5];
     const rows = values.map((v, i) => row('dedup-dev', t0 + i * 1000, 'temp', v));
-    const batch = batchOf(rows, [partialOf('dedup-dev', 'temp', t0, values)], [partialOf('dedup-dev', 'temp', hourOf(t0), values)]);
+    const batch = batchOf(rows, [partialOf('dedup-dev', 'temp', t0, values)]);
     await insertBatch('us-east', batch, 'us-east/2/a-b');
     await insertBatch('us-east', batch, 'us-east/2/a-b');
 
@@ -147,7 +147,7 @@ describe('ChdbStore', () => {
     const weighted = (p: WindowPartial): WindowPartial => ({ ...p, count: 12, sum: 4 * 63, digest: p.digest.map(([m]) => [m, 4]) });
     await insertBatch(
       'us-east',
-      batchOf([...kept, hum], [weighted(partialOf('w-dev', 'temp', t0, [20, 22, 21])), partialOf('w-dev', 'hum', t0, [50])], [weighted(partialOf('w-dev', 'temp', hourOf(t0), [20, 22, 21]))]),
+      batchOf([...kept, hum], [weighted(partialOf('w-dev', 'temp', t0, [20, 22, 21])), partialOf('w-dev', 'hum', t0, [50])]),
       'weights/1',
     );
     for (const [step, from] of [['1m', t0], ['1h', hourOf(t0)]] as const) {
@@ -156,10 +156,10 @@ describe('ChdbStore', () => {
     }
     expect(await count(`SELECT sum(weight) AS n FROM ${US}.events FINAL WHERE device_id = 'w-dev' AND sensor_type = 'temp'`)).toBe(12);
     expect(await count(`SELECT sum(weight) AS n FROM ${US}.events FINAL WHERE device_id = 'w-dev' AND sensor_type = 'hum'`)).toBe(1);
-    // The audit compares stored readings, not the weighted count.
+    // The audit compares stored readings (three temperatures, one humidity), not the weighted count.
     const [rolled] = (await tallyRolledUp(store, US, hourOf(t0), hourOf(t0) + HOUR)).filter((t) => t.deviceId === 'w-dev');
     const [stored] = (await tallyStoredEvents(store, US, hourOf(t0), hourOf(t0) + HOUR)).filter((t) => t.deviceId === 'w-dev');
-    expect(rolled?.readings).toBe(3);
+    expect(rolled?.readings).toBe(4);
     expect(stored?.readings).toBe(4);
   });
 
@@ -204,7 +204,7 @@ describe('ChdbStore', () => {
     expect(rolled).toMatchObject({ deviceId: 'old-dev', readings: 3 });
     expect(await count(`SELECT sum(weight) AS n FROM ${db}.events FINAL`)).toBe(1);
     const views = await store.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView' ORDER BY name`, { db });
-    expect(views.map((v) => v.name)).toEqual(['rollup_1h_weighted_mv', 'rollup_1m_weighted_mv']);
+    expect(views.map((v) => v.name)).toEqual(['rollup_1h_from_1m_mv', 'rollup_1h_weighted_mv', 'rollup_1m_weighted_mv']);
   });
 
   it('answers queryRollups with the API row shape, windows in order and within [from, to)', async () => {
@@ -258,11 +258,9 @@ describe('ChdbStore', () => {
     const old = now - 40 * DAY;
     const rows = [row('ttl-dev', old, 'temp', 1), row('ttl-dev', now - HOUR, 'temp', 2)];
     const oneMinute = [partialOf('ttl-dev', 'temp', minuteOf(old), [1]), partialOf('ttl-dev', 'temp', minuteOf(now - HOUR), [2])];
-    const oneHour = [
-      partialOf('ttl-dev', 'temp', hourOf(now - 400 * DAY), [3]),
-      partialOf('ttl-dev', 'temp', hourOf(now - 800 * DAY), [4]),
-    ];
-    await insertBatch('us-east', batchOf(rows, oneMinute, oneHour), 'ttl/1');
+    // Minute partials of long ago: their minutes expire after 30 days, their hours after 2 years.
+    const longAgo = [partialOf('ttl-dev', 'temp', minuteOf(now - 400 * DAY), [3]), partialOf('ttl-dev', 'temp', minuteOf(now - 800 * DAY), [4])];
+    await insertBatch('us-east', batchOf(rows, [...oneMinute, ...longAgo]), 'ttl/1');
     for (const t of ['events', 'rollup_1m', 'rollup_1h']) await store.command(`OPTIMIZE TABLE ${US}.${t} FINAL`);
 
     const events = await queryEvents(store, US, 'ttl-dev', { from: now - 1000 * DAY, to: now + DAY, limit: 10 });
@@ -270,7 +268,7 @@ describe('ChdbStore', () => {
     const minutes = await queryRollups(store, US, 'ttl-dev', 'temp', now - 1000 * DAY, now + DAY, '1m');
     expect(minutes.map((m) => m.sum)).toEqual([2]);
     const hours = await queryRollups(store, US, 'ttl-dev', 'temp', now - 1000 * DAY, now + DAY, '1h');
-    expect(hours.map((h) => h.sum)).toEqual([3]);
+    expect(hours.map((h) => h.sum)).toEqual([3, 1, 2]);
   });
 
   it('reports rows and bytes per table', async () => {

@@ -1,6 +1,6 @@
 /**
  * PartitionActors: exactly-once rollups and rows under duplicates and disorder, determinism,
- * and passivation bounding the number of live actors.
+ * passivation bounding the number of live actors, and the partition's dedup capacity.
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
@@ -10,7 +10,7 @@ import type { ActorOptions, FlushBatch, WindowPartial } from '../../../src/actor
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import { BASE_TIME, HOUR, MINUTE, deliveriesArb, distinctEventsArb, makeEvent, run } from './arbitraries.js';
 
-const OPTIONS: ActorOptions = { dedupHorizonMs: 10 * MINUTE, maxIdsPerDevice: 4096, idleMs: 10 * MINUTE };
+const OPTIONS: ActorOptions = { dedupHorizonMs: 10 * MINUTE, dedupMaxIds: 100_000, idleMs: 10 * MINUTE };
 
 interface Agg {
   count: number;
@@ -55,7 +55,9 @@ function merged(partials: readonly WindowPartial[]): Map<string, Omit<Agg, 'magn
 }
 
 function expectRollupsMatch(batches: readonly FlushBatch[], events: readonly CanonicalEvent[], width: number): void {
-  const partials = batches.flatMap((b) => (width === MINUTE ? b.rollup1m : b.rollup1h));
+  // Hour rollups are made in ClickHouse from the minute partials, each counted in its hour
+  // (clickhouse-schema.ts): the same mapping here.
+  const partials = batches.flatMap((b) => b.rollup1m).map((p) => (width === MINUTE ? p : { ...p, windowStart: Math.floor(p.windowStart / HOUR) * HOUR }));
   const want = expected(events, width);
   const got = merged(partials);
   expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
@@ -150,12 +152,10 @@ describe('PartitionActors', () => {
       [2, 'temp', 4],
     ]);
     expect(batch.duplicates).toBe(1);
-    for (const partials of [batch.rollup1m, batch.rollup1h]) {
-      expect(partials.map((p) => [p.sensorType, p.readings, p.count, p.sum, digestWeight(p.digest)])).toEqual([
-        ['humidity', 1, 1, 40, 1],
-        ['temp', 2, 8, 4 * 21.5 + 4 * 22, 8],
-      ]);
-    }
+    expect(batch.rollup1m.map((p) => [p.sensorType, p.readings, p.count, p.sum, digestWeight(p.digest)])).toEqual([
+      ['humidity', 1, 1, 40, 1],
+      ['temp', 2, 8, 4 * 21.5 + 4 * 22, 8],
+    ]);
   });
 
   it('counts events more than a minute behind the device’s newest event time as late', () => {
@@ -170,42 +170,64 @@ describe('PartitionActors', () => {
     ]);
     const batch = actors.drain();
     expect(batch.late).toBe(1);
-    expect(batch.rollup1h.filter((p) => p.deviceId === 'd1').map((p) => p.windowStart)).toEqual([BASE_TIME - HOUR, BASE_TIME]);
+    expect(batch.rollup1m.filter((p) => p.deviceId === 'd1').map((p) => p.windowStart)).toEqual([BASE_TIME - HOUR, BASE_TIME - MINUTE, BASE_TIME]);
   });
 
-  it('passivates idle actors once their dedup memory has expired, and only then', () => {
-    const options: ActorOptions = { dedupHorizonMs: 60_000, maxIdsPerDevice: 100, idleMs: 10_000 };
+  it('passivates idle actors at once: their ids stay in the partition’s dedup index', () => {
+    const options: ActorOptions = { dedupHorizonMs: 60_000, dedupMaxIds: 10_000, idleMs: 10_000 };
     const actors = new PartitionActors(0, options);
     const r = [{ sensorType: 'temp', value: 1, unit: 'C', weight: 1 }];
+    const ev = (eventId: string, deviceId: string) => makeEvent({ eventId, deviceId, eventTime: BASE_TIME, readings: r, v2: false });
     const t0 = 1_000_000;
-    for (let d = 0; d < 500; d++)
-      actors.apply(`${t0}-${d}`, t0, [makeEvent({ eventId: 'first', deviceId: `d${d}`, eventTime: BASE_TIME, readings: r, v2: false })]);
+    for (let d = 0; d < 500; d++) actors.apply(`${t0}-${d}`, t0, [ev('first', `d${d}`)]);
     expect(actors.activeActors()).toBe(500);
+    expect(actors.dedupStats().ids).toBe(500);
 
-    // Idle long enough, but their ids are still inside the horizon: nobody may go.
+    // Not idle long enough: nobody goes.
+    expect(actors.passivate(t0 + 9_999)).toEqual([]);
+
+    // 30 s later, 10 devices speak again; the 490 quiet ones go, although their ids are still
+    // inside the horizon.
     const t1 = t0 + 30_000;
-    for (let d = 0; d < 10; d++)
-      actors.apply(`${t1}-${d}`, t1, [makeEvent({ eventId: 'second', deviceId: `d${d}`, eventTime: BASE_TIME, readings: r, v2: false })]);
-    expect(actors.passivate(t1)).toEqual([]);
-    expect(actors.activeActors()).toBe(500);
-
-    // Past the first ids' horizon: the 490 quiet devices go, the 10 recent ones stay.
-    const t2 = t0 + 60_001;
-    const dropped = actors.passivate(t2);
+    for (let d = 0; d < 10; d++) actors.apply(`${t1}-${d}`, t1, [ev('second', `d${d}`)]);
+    const dropped = actors.passivate(t1);
     expect(dropped).toHaveLength(490);
     expect(dropped).not.toContain('d3');
     expect(actors.activeActors()).toBe(10);
+    expect(actors.dedupStats().ids).toBe(510);
 
-    // A resend of a still-remembered id is a duplicate; a passivated device starts afresh.
+    // A passivated device's resend is still a duplicate; its new event is accepted.
     expect(actors.drain().accepted).toHaveLength(510);
-    actors.apply(`${t2}-0`, t2, [
-      makeEvent({ eventId: 'second', deviceId: 'd3', eventTime: BASE_TIME, readings: r, v2: false }),
-      makeEvent({ eventId: 'third', deviceId: 'd400', eventTime: BASE_TIME, readings: r, v2: false }),
-    ]);
+    actors.apply(`${t1}-10`, t1, [ev('first', 'd400'), ev('third', 'd400'), ev('second', 'd3')]);
     expect(actors.pendingEvents()).toBe(1);
-    const batch = actors.drain();
-    expect(batch.duplicates).toBe(1);
+    let batch = actors.drain();
+    expect(batch.duplicates).toBe(2);
     expect(batch.rows.map((row) => `${row.deviceId}/${row.eventId}`)).toEqual(['d400/third']);
     expect(actors.activeActors()).toBe(11);
+
+    // Past the horizon of the first ids: a resend counts again, and passivation lets the
+    // index forget the expired ids.
+    const t2 = t0 + 60_001;
+    actors.apply(`${t2}-0`, t2, [ev('first', 'd401')]);
+    batch = actors.drain();
+    expect(batch.duplicates).toBe(0);
+    expect(batch.accepted).toEqual([{ deviceId: 'd401', eventId: 'first', busTime: t2 }]);
+    expect(actors.dedupStats().ids).toBe(12); // the 500 first ids expired, d401's is new
+    actors.passivate(t1 + 60_001);
+    expect(actors.dedupStats().ids).toBe(1); // only d401/first is inside the horizon
+  });
+
+  it('remembers at most dedupMaxIds ids per partition, forgetting the oldest bus time first', () => {
+    const actors = new PartitionActors(0, { dedupHorizonMs: 60_000, dedupMaxIds: 3, idleMs: 60_000 });
+    const r = [{ sensorType: 'temp', value: 1, unit: 'C', weight: 1 }];
+    const ev = (eventId: string, deviceId: string) => makeEvent({ eventId, deviceId, eventTime: BASE_TIME, readings: r, v2: false });
+    actors.apply('1000-0', 1000, [ev('a', 'd1'), ev('b', 'd2')]);
+    actors.apply('1001-0', 1001, [ev('c', 'd1')]);
+    actors.apply('1002-0', 1002, [ev('d', 'd3')]); // full: a and b (bus time 1000) go
+    actors.apply('1003-0', 1003, [ev('a', 'd1'), ev('d', 'd3')]); // a was forgotten, d was not
+    const batch = actors.drain();
+    expect(batch.accepted.map((x) => `${x.deviceId}/${x.eventId}`)).toEqual(['d1/a', 'd2/b', 'd1/c', 'd3/d', 'd1/a']);
+    expect(batch.duplicates).toBe(1);
+    expect(actors.dedupStats()).toMatchObject({ ids: 3, maxIds: 3, evicted: 2 });
   });
 });

@@ -9,7 +9,6 @@ import { epochMs, readingRow, windowPartial } from './arbitraries.js';
 const batch: fc.Arbitrary<FlushBatch> = fc.record({
   rows: fc.array(readingRow, { maxLength: 20 }),
   rollup1m: fc.array(windowPartial, { maxLength: 10 }),
-  rollup1h: fc.array(windowPartial, { maxLength: 10 }),
   accepted: fc.constant([]),
   duplicates: fc.constant(0),
   dropped: fc.constant([]),
@@ -42,9 +41,8 @@ describe('encodeBatch', () => {
     fc.assert(
       fc.property(batch, (b) => {
         const inserts = encodeBatch(b);
-        const expected = (['events', 'rollup_1m', 'rollup_1h'] as const).filter(
-          (t) => ({ events: b.rows, rollup_1m: b.rollup1m, rollup_1h: b.rollup1h })[t].length > 0,
-        );
+        // No rollup_1h insert: the minute partials feed it inside ClickHouse.
+        const expected = (['events', 'rollup_1m'] as const).filter((t) => ({ events: b.rows, rollup_1m: b.rollup1m })[t].length > 0);
         expect(inserts.map((i) => i.table)).toEqual(expected);
         for (const ins of inserts) {
           const lines = parseTsv(ins.body);
@@ -58,7 +56,7 @@ describe('encodeBatch', () => {
   it('keeps free text exact however many tabs, newlines and backslashes it holds', () => {
     fc.assert(
       fc.property(fc.array(readingRow, { minLength: 1, maxLength: 10 }), (rows) => {
-        const [events] = encodeBatch({ rows, rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, dropped: [], late: 0 });
+        const [events] = encodeBatch({ rows, rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 });
         const parsed = parseTsv(events!.body);
         const col = (name: string): number => INSERT_COLUMNS.events.indexOf(name);
         rows.forEach((r, i) => {
@@ -78,7 +76,7 @@ describe('encodeBatch', () => {
   it('writes the window digest as parallel means and weights arrays', () => {
     fc.assert(
       fc.property(windowPartial, (p) => {
-        const [ins] = encodeBatch({ rows: [], rollup1m: [p], rollup1h: [], accepted: [], duplicates: 0, dropped: [], late: 0 });
+        const [ins] = encodeBatch({ rows: [], rollup1m: [p], accepted: [], duplicates: 0, dropped: [], late: 0 });
         const f = parseTsv(ins!.body)[0]!;
         const means = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('means')]!) as number[];
         const weights = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('weights')]!) as number[];
@@ -91,14 +89,14 @@ describe('encodeBatch', () => {
 
   it('writes the stored readings and the weighted count of a sampled window apart', () => {
     const p = { deviceId: 'd1', sensorType: 'temperature', windowStart: 1_700_000_040_000, readings: 3, count: 12, sum: 240, min: 19, max: 21, digest: [[19, 4], [20, 4], [21, 4]] as [number, number][] };
-    const [ins] = encodeBatch({ rows: [], rollup1m: [], rollup1h: [p], accepted: [], duplicates: 0, dropped: [], late: 0 });
+    const [ins] = encodeBatch({ rows: [], rollup1m: [p], accepted: [], duplicates: 0, dropped: [], late: 0 });
     const f = parseTsv(ins!.body)[0]!;
-    expect(f[INSERT_COLUMNS.rollup_1h.indexOf('readings')]).toBe('3');
-    expect(f[INSERT_COLUMNS.rollup_1h.indexOf('count')]).toBe('12');
+    expect(f[INSERT_COLUMNS.rollup_1m.indexOf('readings')]).toBe('3');
+    expect(f[INSERT_COLUMNS.rollup_1m.indexOf('count')]).toBe('12');
   });
 
   it('writes nothing for an empty batch', () => {
-    expect(encodeBatch({ rows: [], rollup1m: [], rollup1h: [], accepted: [], duplicates: 0, dropped: [], late: 0 })).toEqual([]);
+    expect(encodeBatch({ rows: [], rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 })).toEqual([]);
   });
 });
 
