@@ -92,6 +92,8 @@ export class PartitionProcessor {
   private readonly pseudonyms: DevicePseudonymizer;
   /** Correlation ids of the events applied since the last drain (capped; logged at its commit). */
   private unflushedCids = new Set<string>();
+  /** Dedup evictions already counted in shoal_dedup_evicted_total. */
+  private evictedReported = 0;
   /** Last committed stream id: everything ≤ it is in the sinks. */
   private committed = '0-0';
   private flushSeq = 0;
@@ -373,7 +375,12 @@ export class PartitionProcessor {
     }
     const dropped = this.actors.passivate(busTimeOf(to));
     if (dropped.length) m.passivated.inc(labels, dropped.length);
-    m.activeActors.set(labels, this.actors.activeActors());
+    const partitionLabels = { region: this.region, partition: String(this.partition) };
+    m.activeActors.set(partitionLabels, this.actors.activeActors());
+    const dedup = this.actors.dedupStats();
+    m.dedupIds.set(partitionLabels, dedup.ids);
+    if (dedup.evicted > this.evictedReported) m.dedupEvicted.inc(labels, dedup.evicted - this.evictedReported);
+    this.evictedReported = dedup.evicted;
   }
 
   private onError(err: unknown, during: string): void {

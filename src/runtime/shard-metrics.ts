@@ -13,7 +13,9 @@ export class ShardMetrics {
   readonly flushes: Counter<'region' | 'outcome'>;
   readonly flushDuration: Histogram<'sink'>;
   readonly visibility: Histogram<'region'>;
-  readonly activeActors: Gauge<'region'>;
+  readonly activeActors: Gauge<'region' | 'partition'>;
+  readonly dedupIds: Gauge<'region' | 'partition'>;
+  readonly dedupEvicted: Counter<'region'>;
   readonly passivated: Counter<'region'>;
   readonly poisonEntries: Counter<'region'>;
   readonly dlqEntries: Counter<'region' | 'reason'>;
@@ -66,9 +68,22 @@ export class ShardMetrics {
       buckets: [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120],
       registers,
     });
+    // Per partition, like every gauge a partition sets: sum by (region) for the total.
     this.activeActors = new Gauge({
       name: 'shoal_actors_active',
       help: 'Device actors held in memory',
+      labelNames: ['region', 'partition'],
+      registers,
+    });
+    this.dedupIds = new Gauge({
+      name: 'shoal_dedup_ids',
+      help: 'Event ids remembered for deduplication (28 bytes each; capped by dedup.maxIds)',
+      labelNames: ['region', 'partition'],
+      registers,
+    });
+    this.dedupEvicted = new Counter({
+      name: 'shoal_dedup_evicted_total',
+      help: 'Ids forgotten before the dedup horizon because dedup.maxIds was reached: the horizon is shorter than configured',
       labelNames: ['region'],
       registers,
     });

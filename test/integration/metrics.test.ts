@@ -153,6 +153,11 @@ describe('metrics and the visibility SLO', () => {
     // The visibility histogram (aggregated across shard threads) counts each accepted event once.
     expect(sum(samples, 'shoal_visibility_latency_seconds_count')).toBe(accepted);
     expect(sum(samples, 'shoal_aggregation_latency_seconds_count')).toBeGreaterThan(0);
+    // Every accepted id is remembered for dedup, none forgotten early (far below dedup.maxIds).
+    expect(sum(samples, 'shoal_dedup_ids')).toBeGreaterThan(0);
+    expect(sum(samples, 'shoal_dedup_ids')).toBeLessThanOrEqual(accepted);
+    expect(sum(samples, 'shoal_dedup_evicted_total')).toBe(0);
+    expect(sum(samples, 'shoal_actors_active')).toBeGreaterThan(0);
     expect(sum(samples, 'shoal_process_start_time_seconds')).toBeGreaterThan(0);
 
     // The SLO: as gauges and in /api/v1/stats.
