@@ -1,8 +1,9 @@
 /**
  * The ops port's dashboard in headless Chromium (Debian's `chromium` driven by playwright-core)
  * against a running shoal fed by the simulator plus one invalid event: every chart fills with
- * data, the invalid event shows as an error and a DLQ entry, the dropouts table shows its
- * "none" state, the page runs under its CSP without errors, and a screenshot is kept in
+ * data, the invalid event shows as an error and a DLQ entry, the dropouts table first shows
+ * its "none" state and then lists a device whose v2 `seq` skipped numbers, the page runs
+ * under its CSP without errors, and a screenshot is kept in
  * test-artifacts/dashboard.png. The page's own quantile code, run in Chromium, is checked
  * against generated observations: it must land in the bucket that holds the true quantile.
  */
@@ -16,7 +17,7 @@ import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
 import { runSimulate } from '../../src/simulator/index.js';
 import { DeviceClient } from '../helpers/device-client.js';
-import { v1Event } from '../helpers/events.js';
+import { v1Event, v2Event } from '../helpers/events.js';
 import { getJson, startShoal, type ShoalProcess } from '../helpers/shoal-process.js';
 
 const BOUNDS = [0.1, 0.25, 0.5, 1, 2, 5, 10];
@@ -96,6 +97,9 @@ describe('dashboard in headless Chromium', () => {
     const response = await page.goto(`${s.opsUrl}/`);
     expect(response?.status()).toBe(200);
     expect(await page.title()).toBe('Shoal dashboard');
+    // No device has sent anything yet: the dropouts table says none dropped out.
+    await page.locator('#dropouts-body td.none').waitFor({ timeout: 10_000 });
+    await expect(page.locator('#dropouts-body td.none').textContent()).resolves.toMatch(/none/);
 
     // One event without a valid value: a rejection by code and a DLQ entry the user can see.
     const secret = loadOrCreateSecret(s.dataDir);
@@ -133,8 +137,16 @@ describe('dashboard in headless Chromium', () => {
     expect(views['dlq']?.series.find((x) => x.label === 'us-east')?.max).toBeGreaterThanOrEqual(1);
     if (!hasSlo) await expect(page.locator('#burn-note').isVisible()).resolves.toBe(true);
 
-    // No dropouts are reported yet: the table says so.
-    await expect(page.locator('#dropouts-body td.none').textContent()).resolves.toMatch(/none/);
+    // A v2 device numbers 1, then 5: three events never arrived, and the table lists it.
+    const gappy = await DeviceClient.connect(s.ingestUrl, await issueDeviceToken(secret, 'dash-gappy', 'eu-west'));
+    for (const seq of [1, 5]) {
+      const gapAck = await gappy.send([v2Event('dash-gappy', 'eu-west', Date.now(), seq, [{ sensor_type: 'temperature', value: 20, unit: 'C' }])]);
+      expect(gapAck.accepted).toBe(1);
+    }
+    await gappy.close();
+    const row = page.locator('#dropouts-body tr', { hasText: 'dash-gappy' });
+    await row.waitFor({ timeout: 30_000 });
+    await expect(row.textContent()).resolves.toMatch(/seq_gap.*3/);
     expect(problems).toEqual([]);
 
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
