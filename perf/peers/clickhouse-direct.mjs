@@ -18,6 +18,7 @@ import { closeSync, openSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { INSERT_COLUMNS, schemaStatements } from '../../dist/sinks/clickhouse-schema.js';
 import {
   EventGenerator,
   cliMain,
@@ -41,52 +42,14 @@ const DB = 'peer';
 const TABLE = `${DB}.events`;
 const PARTITIONS = 16;
 
-export const EVENTS_COLUMNS = [
-  'event_id',
-  'reading_index',
-  'device_id',
-  'region',
-  'event_time',
-  'ingest_time',
-  'sensor_type',
-  'value',
-  'weight',
-  'unit',
-  'firmware_version',
-  'schema_version',
-  'seq',
-  'partition',
-  'stream_id',
-];
+/** Shoal's own `events` columns and DDL (the build's clickhouse-schema.js), so the peer's
+ * table is Shoal's raw table exactly: same columns, key, partitioning, TTL and dedup window. */
+export const EVENTS_COLUMNS = INSERT_COLUMNS.events;
 
-/** DDL of the peer's table: Shoal's `events` shape (one row per reading), nothing else. */
+/** DDL of the peer's table: the database and Shoal's `events` statements, nothing else. */
 export function peerSchema() {
-  return [
-    `CREATE DATABASE IF NOT EXISTS ${DB}`,
-    `CREATE TABLE IF NOT EXISTS ${TABLE} (
-  event_id UUID,
-  reading_index UInt8,
-  device_id String,
-  region LowCardinality(String),
-  event_time DateTime64(3, 'UTC'),
-  ingest_time DateTime64(3, 'UTC'),
-  sensor_type LowCardinality(String),
-  value Float64,
-  weight UInt16 DEFAULT 1,
-  unit LowCardinality(String),
-  firmware_version LowCardinality(String),
-  schema_version UInt8,
-  seq Nullable(UInt64),
-  partition UInt16,
-  stream_id String,
-  inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
-)
-ENGINE = ReplacingMergeTree
-PARTITION BY toDate(event_time)
-ORDER BY (device_id, event_time, event_id, reading_index)
-TTL toDateTime(event_time) + INTERVAL 30 DAY
-SETTINGS non_replicated_deduplication_window = 10000`,
-  ];
+  const ttl = { eventsTtlDays: 30, rollup1mTtlDays: 30, rollup1hTtlDays: 730 };
+  return schemaStatements(DB, ttl).filter((sql) => sql.startsWith('CREATE DATABASE') || sql.includes(`${TABLE} `) || sql.includes(`${TABLE}(`));
 }
 
 /** `2026-11-27T10:00:00.123Z` → `2026-11-27 10:00:00.123` (DateTime64(3) text). */
