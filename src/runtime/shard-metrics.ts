@@ -21,6 +21,7 @@ export class ShardMetrics {
   readonly dlqEntries: Counter<'region' | 'reason'>;
   readonly aggregationLatency: Histogram<'region'>;
   readonly dropouts: Gauge<'region' | 'partition' | 'kind'>;
+  readonly heapUsed: Gauge<'shard'>;
 
   constructor() {
     const registers = [this.registry];
@@ -111,6 +112,12 @@ export class ShardMetrics {
       help: 'Per flush: from the bus time of the oldest event in the batch to the drain of the actors',
       labelNames: ['region'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.heapUsed = new Gauge({
+      name: 'shoal_shard_heap_used_bytes',
+      help: "A shard thread's V8 heap in use (the main thread's is shoal_nodejs_heap_size_used_bytes)",
+      labelNames: ['shard'],
       registers,
     });
     // Per partition, so each partition sets its own series; sum by (kind) for the total.

@@ -3,6 +3,7 @@
  * ShardInit, runs the Shard, and speaks the protocol of messages.ts with the main thread.
  */
 import { writeSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { createObjectStore, ClickHouseServerStore } from '../sinks/index.js';
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
   });
 
   const publishStats = async (): Promise<void> => {
+    // This thread's own V8 heap (process RSS is shared by every thread and chDB).
+    metrics.heapUsed.set({ shard: String(init.shard) }, getHeapStatistics().used_heap_size);
     send({ type: 'stats', shard: init.shard, metrics: await metrics.registry.getMetricsAsJSON(), partitions: shard.status() });
   };
   const statsTimer = setInterval(() => void publishStats().catch(() => undefined), 1000);

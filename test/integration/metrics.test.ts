@@ -158,6 +158,7 @@ describe('metrics and the visibility SLO', () => {
     expect(sum(samples, 'shoal_dedup_ids')).toBeLessThanOrEqual(accepted);
     expect(sum(samples, 'shoal_dedup_evicted_total')).toBe(0);
     expect(sum(samples, 'shoal_actors_active')).toBeGreaterThan(0);
+    expect(sum(samples, 'shoal_shard_heap_used_bytes', { shard: '0' })).toBeGreaterThan(0);
     expect(sum(samples, 'shoal_process_start_time_seconds')).toBeGreaterThan(0);
 
     // The SLO: as gauges and in /api/v1/stats.
