@@ -64,7 +64,8 @@ export function toJsonSafe(value: unknown, depth = 0): unknown {
     case 'boolean':
       return value;
     case 'number':
-      return Number.isFinite(value) ? value : String(value);
+      // JSON has no -0 (it reads back as 0), nor NaN or the infinities (kept as their names).
+      return Number.isFinite(value) ? value + 0 : String(value);
     case 'bigint':
       return value.toString();
     case 'object':

@@ -20,6 +20,11 @@ describe('toJsonSafe (the DLQ copy of a rejected event)', () => {
     );
   });
 
+  it('writes -0 as 0, the number JSON reads back', () => {
+    expect(Object.is(toJsonSafe(-0), 0)).toBe(true);
+    expect(toJsonSafe({ v: [-0] })).toEqual({ v: [0] });
+  });
+
   it('keeps a decoded "__proto__" key as data, not as the prototype', () => {
     const raw = JSON.parse('{"__proto__": {"polluted": true}, "value": 1}') as unknown;
     const safe = toJsonSafe(raw) as Record<string, unknown>;
