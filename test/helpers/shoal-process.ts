@@ -2,13 +2,27 @@
  * Runs the built `shoal` CLI as a child process for end-to-end and fault tests: a temp data
  * dir, free ports (0), and the URLs it prints once ready.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 
 export const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+const execFileAsync = promisify(execFile);
+
+/** Run the built `shoal` CLI to its end: exit code and output, never a throw on exit ≠ 0. */
+export async function runCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI, ...args], { timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
 
 export interface ShoalProcess {
   child: ChildProcess;

@@ -1,22 +1,10 @@
 /** `shoal token ID --region R --fleet` as a user runs it (the built bin): one fleet token on stdout. */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { verifyDeviceToken } from '../../src/contracts/device-token.js';
-import { CLI, tempDataDir } from '../helpers/shoal-process.js';
+import { runCli, tempDataDir } from '../helpers/shoal-process.js';
 
-const run = promisify(execFile);
-
-async function shoal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const shoal = runCli;
 
 describe('shoal token --fleet', () => {
   it('prints one fleet token bound to the fleet id and region; without --fleet a device token', async () => {

@@ -2,26 +2,14 @@
  * The `shoal` CLI as a user runs it (the built bin): `token` prints only the token, and bad
  * input or config fails with a clear message and exit code 1.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { verifyDeviceToken } from '../../src/contracts/device-token.js';
-import { CLI, tempDataDir } from '../helpers/shoal-process.js';
+import { runCli, tempDataDir } from '../helpers/shoal-process.js';
 
-const run = promisify(execFile);
-
-async function shoal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const shoal = runCli;
 
 describe('shoal CLI', () => {
   it('token prints one token, and nothing else, bound to the device and region', async () => {
