@@ -41,6 +41,7 @@ import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
 import { LagMonitor } from './lag-monitor.js';
 import { Keys } from './keys.js';
+import { checkPartitionLayout } from './bus-layout.js';
 import { partitionsForShard } from './partitioning.js';
 import { ShardHost } from './shard-host.js';
 
@@ -104,6 +105,7 @@ export class Pipeline {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
     this.redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
     await this.redis.ping();
+    await checkPartitionLayout(this.redis, this.keys, config.regions, config.partitions);
 
     this.store = createAnalyticsStore(config);
     await this.store.init(config.regions);
