@@ -106,8 +106,13 @@ describe('sink outages', () => {
       expect(rows.length).toBe(want.size);
       expect(new Set(rows.map((r) => `${r.event_id}/${r.reading_index}`))).toEqual(want);
       const wantTotal = [...expectedRollups(d.acked, 3_600_000).values()].reduce((n, w) => n + w.count, 0);
-      const body = await getJson<{ rows: { count: number }[] }>(`${s.opsUrl}/api/v1/devices/${d.id}/rollups?sensor=temperature&from=${from}&to=${to}&step=1h`);
-      expect(body.rows.reduce((n, r) => n + r.count, 0)).toBe(wantTotal);
+      // A flush's rollup insert lands after its events insert: wait for it as for the events.
+      const total = await waitFor(`${d.id} rollups`, async () => {
+        const body = await getJson<{ rows: { count: number }[] }>(`${s.opsUrl}/api/v1/devices/${d.id}/rollups?sensor=temperature&from=${from}&to=${to}&step=1h`);
+        const n = body.rows.reduce((sum, r) => sum + r.count, 0);
+        return n >= wantTotal ? n : undefined;
+      });
+      expect(total).toBe(wantTotal);
       await d.client.close();
     }
     expect(await s.stop()).toBe(0);

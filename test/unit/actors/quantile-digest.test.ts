@@ -166,7 +166,9 @@ describe('quantile digest', () => {
   });
 
   it('merges commutatively and keeps centroids sorted and within the size bound', () => {
-    const values = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { maxLength: 600 });
+    // -0 and 0 are one reading value (JSON and ClickHouse store both as 0); which of them a
+    // merged centroid shows depends on the order, so values are drawn without -0.
+    const values = fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((v) => v + 0), { maxLength: 600 });
     fc.assert(
       fc.property(values, values, fc.integer({ min: 1, max: 80 }), (xs, ys, size) => {
         const a = sketch(xs, size);
