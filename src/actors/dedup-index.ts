@@ -206,6 +206,8 @@ export class DedupIndex {
   private hash(deviceId: string, eventId: string): void {
     // FNV-1a; multiply then xor-shift; add, multiply, rotate — each step a bijection of its
     // state, each with its own seed and constants; murmur3's finaliser mixes the result.
+    // The step is written out for the device id, the separator and the event id: moved into a
+    // method writing instance fields it made offer() about twice as slow (measured, 500k ids).
     let a = 0x811c9dc5;
     let b = 0x9747b28c;
     let c = 0x3c6ef372;
