@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
 import { DeviceClient } from '../helpers/device-client.js';
-import { expectedRollups, readingsOf, v1Event, v2Event, type DeviceEvent } from '../helpers/events.js';
+import { expectedRollups, hourStart, readingsOf, v1Event, v2Event, type DeviceEvent } from '../helpers/events.js';
 import { getJson, startShoal, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
 
 const REGIONS = ['us-east', 'eu-west'] as const;
@@ -95,7 +95,7 @@ describe('kill -9 and restart', () => {
     await Promise.all(devices.map((d) => stream(d, second.ingestUrl, () => Date.now() > stopAt, base)));
     expect(devices.every((d) => d.outbox.length === 0)).toBe(true);
 
-    const from = new Date(base - 3_600_000).toISOString();
+    const from = new Date(hourStart(base - 3_600_000)).toISOString();
     const to = new Date(base + 3_600_000).toISOString();
     for (const d of devices) {
       const want = new Set(d.acked.flatMap((e) => readingsOf(e).map((r) => `${r.eventId}/${r.index}`)));

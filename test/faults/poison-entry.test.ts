@@ -14,7 +14,7 @@ import { issueDeviceToken } from '../../src/contracts/device-token.js';
 import { Keys } from '../../src/runtime/keys.js';
 import { partitionOf } from '../../src/runtime/partitioning.js';
 import { DeviceClient } from '../helpers/device-client.js';
-import { v1Event } from '../helpers/events.js';
+import { hourStart, v1Event } from '../helpers/events.js';
 import { CLI, getJson, startShoal, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
 
 const run = promisify(execFile);
@@ -40,7 +40,7 @@ describe('poison bus entry', () => {
     await redis.xadd(new Keys().partition('us-east', partition).stream, '*', 'd', Buffer.from([0xc1, 0xff, 0x00, 0x13]));
     expect((await client.send([v1Event(good, 'us-east', now - 1000, 'temperature', 2)])).accepted).toBe(1);
 
-    const from = new Date(now - 3_600_000).toISOString();
+    const from = new Date(hourStart(now - 3_600_000)).toISOString();
     const to = new Date(now + 60_000).toISOString();
     const eventsOf = async (device: string): Promise<{ event_id: string }[]> =>
       (await getJson<{ rows: { event_id: string }[] }>(`${s.opsUrl}/api/v1/devices/${device}/events?from=${from}&to=${to}`)).rows;
@@ -90,7 +90,7 @@ describe('poison bus entry', () => {
       good.send(Array.from({ length: 5 }, (_, i) => v1Event('actor-healthy', 'eu-west', now - i * 1000, 'temperature', i))),
     ]);
     expect(acks.map((a) => a.accepted)).toEqual([1, 5]);
-    const from = new Date(now - 3_600_000).toISOString();
+    const from = new Date(hourStart(now - 3_600_000)).toISOString();
     const to = new Date(now + 60_000).toISOString();
     await waitFor('the healthy device flows', async () => {
       const b = await getJson<{ rows: unknown[] }>(`${s.opsUrl}/api/v1/devices/actor-healthy/events?from=${from}&to=${to}`);

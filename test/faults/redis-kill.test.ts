@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
 import { DeviceClient } from '../helpers/device-client.js';
-import { expectedRollups, readingsOf, v1Event, v2Event, type DeviceEvent } from '../helpers/events.js';
+import { expectedRollups, hourStart, readingsOf, v1Event, v2Event, type DeviceEvent } from '../helpers/events.js';
 import { getJson, startShoal, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
 
 let shoal: ShoalProcess | undefined;
@@ -70,7 +70,7 @@ describe('redis-server killed under load', () => {
     await Promise.all(traffic);
     expect(s.logs()).toContain('embedded redis-server restarted');
 
-    const from = new Date(now - 3_600_000).toISOString();
+    const from = new Date(hourStart(now - 3_600_000)).toISOString();
     const to = new Date(now + 60_000).toISOString();
     for (const [id, events] of acked) {
       const want = new Set(events.flatMap((e) => readingsOf(e).map((r) => `${r.eventId}/${r.index}`)));

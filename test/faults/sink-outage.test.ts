@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
 import { DeviceClient } from '../helpers/device-client.js';
-import { expectedRollups, readingsOf, v1Event, type DeviceEvent } from '../helpers/events.js';
+import { expectedRollups, hourStart, readingsOf, v1Event, type DeviceEvent } from '../helpers/events.js';
 import { getJson, startShoal, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
 
 const OUTAGE_MS = 30_000;
@@ -95,7 +95,7 @@ describe('sink outages', () => {
     expect(first.retry_after_ms).toBeGreaterThan(0);
     expect(devices.reduce((n, d) => n + d.overloaded, 0)).toBeGreaterThan(0);
 
-    const from = new Date(now - 3_600_000).toISOString();
+    const from = new Date(hourStart(now - 3_600_000)).toISOString();
     const to = new Date(now + 60_000).toISOString();
     for (const d of devices) {
       const want = new Set(d.acked.flatMap((e) => readingsOf(e).map((r) => `${r.eventId}/${r.index}`)));

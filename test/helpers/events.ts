@@ -53,6 +53,15 @@ export interface ExpectedWindow {
   max: number;
 }
 
+/**
+ * Start of the UTC hour holding `ms`. The rollups API returns the windows that *start* in
+ * [from, to), so an hourly query must reach back to the hour of its oldest event: `now - 1h`
+ * misses the hour before it whenever an event falls there.
+ */
+export function hourStart(ms: number): number {
+  return Math.floor(ms / 3_600_000) * 3_600_000;
+}
+
 /** Expected rollups keyed by `${device}|${sensor}|${windowStartMs}` for a window width. */
 export function expectedRollups(events: Iterable<DeviceEvent>, widthMs: number): Map<string, ExpectedWindow> {
   const out = new Map<string, ExpectedWindow>();

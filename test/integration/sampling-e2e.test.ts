@@ -17,7 +17,7 @@ import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
 import { readArchiveObject } from '../../src/sinks/raw-archive.js';
 import { DeviceClient, type Ack } from '../helpers/device-client.js';
-import { readingsOf, v1Event, v2Event, type DeviceEvent } from '../helpers/events.js';
+import { hourStart, readingsOf, v1Event, v2Event, type DeviceEvent } from '../helpers/events.js';
 import { getJson, startShoal, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
 
 const KEEP = 4;
@@ -117,7 +117,7 @@ describe('adaptive sampling end to end', () => {
     stopped = true;
     await traffic;
 
-    const from = new Date(start - 3_600_000).toISOString();
+    const from = new Date(hourStart(start - 3_600_000)).toISOString();
     const to = new Date(Date.now() + 60_000).toISOString();
     const sampledTotal = devices.reduce((n, d) => n + d.sampledOut, 0);
     expect(sampledTotal).toBeGreaterThan(0);
