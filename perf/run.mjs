@@ -53,6 +53,7 @@ const HELP = `npm run perf -- [options]
   --out DIR            results directory (default perf/results)
   --keep               keep Shoal's temp data dir
   --shoal-config FILE  YAML appended to the harness's shoal.config.yaml (e.g. partitions, flush:)
+  --cpu-prof DIR       run Shoal under node --cpu-prof: one .cpuprofile per thread in DIR
 `;
 
 const { values: args } = parseArgs({
@@ -84,6 +85,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'shoal-config': { type: 'string' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -129,6 +131,7 @@ function options() {
     out: args.out ?? new URL('./results/', import.meta.url).pathname,
     keep: args.keep,
     shoalConfig: args['shoal-config'] ?? null,
+    cpuProfDir: args['cpu-prof'] ?? null,
     generatorDrainSec: profile.generatorDrainSec,
     shoalDrainSec: profile.shoalDrainSec,
     ramp: profile.ramp
@@ -248,7 +251,7 @@ async function main() {
     process.exit(130);
   });
   try {
-    shoal = await startShoal({ dataDir, configFile, shards: o.shards, log });
+    shoal = await startShoal({ dataDir, configFile, shards: o.shards, log, cpuProfDir: o.cpuProfDir });
     const startupSec = (performance.now() - started) / 1000;
     const probeId = { deviceId: 'perf-probe-000', region: regions[0] };
     const tokens = await issueTokens({ authMode: auth.mode, dataDir, regions, generators: o.generators, probe: probeId });

@@ -30,7 +30,10 @@ const schema = z.strictObject({
   regions: z.array(z.string().regex(REGION, 'a region is lower-case letters, digits and dashes')).min(1).optional(),
   /**
    * Partitions per region (fixed for the life of the data: the first start records it in
-   * Redis and later starts must match). Default 8.
+   * Redis and later starts must match). Default 4: each partition flushes its own inserts
+   * every flush interval, and the embedded chDB runs one insert at a time, so fewer, larger
+   * flushes cost less (measured: 0.56 instead of 0.97 cores at 3k events/s, p99 visibility
+   * 2.7 instead of 4.9 s at 20k/s). It caps useful shards at regions × partitions (8).
    */
   partitions: z.number().int().min(1).max(1024).optional(),
   /** Worker threads running actor shards: the scaling knob. Default: one per core. */
@@ -344,7 +347,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
   const regions = user.regions ?? DEFAULT_REGIONS;
   if (new Set(regions).size !== regions.length) problems.push('regions: each region may appear once');
   const horizonMs = user.dedup?.horizonMs ?? 10 * 60_000;
-  const partitions = user.partitions ?? 8;
+  const partitions = user.partitions ?? 4;
   const dedupMaxIds = user.dedup?.maxIds ?? DEFAULT_DEDUP_MAX_IDS;
   const kind = user.objectStore?.kind ?? 'dir';
   const s3User = user.objectStore?.s3;

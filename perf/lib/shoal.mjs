@@ -34,13 +34,15 @@ export function writeConfig(dataDir, { authMode, logLevel = 'warn', extraFile = 
 }
 
 /**
- * Start Shoal; resolves once it printed its URLs.
+ * Start Shoal; resolves once it printed its URLs. `cpuProfDir`: run it under `node --cpu-prof`.
  * @returns {Promise<{ proc, pid, redisPid, urls: {ingest, ops}, stop: () => Promise<number|null> }>}
  */
-export async function startShoal({ dataDir, configFile, shards, log }) {
+export async function startShoal({ dataDir, configFile, shards, log, cpuProfDir = null }) {
+  // --cpu-prof profiles every thread (main and shard workers), each to its own file.
+  const nodeArgs = cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`];
   const proc = spawn(
     process.execPath,
-    [CLI, 'start', '--config', configFile, '--data-dir', dataDir, '--ingest-port', '0', '--ops-port', '0', '--shards', String(shards)],
+    [...nodeArgs, CLI, 'start', '--config', configFile, '--data-dir', dataDir, '--ingest-port', '0', '--ops-port', '0', '--shards', String(shards)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderrTail = '';
