@@ -53,6 +53,8 @@ export class DropoutTracker {
   private readonly alpha: number;
   /** In order of last observation: the first entry is the least recently seen. */
   private readonly devices = new Map<string, DeviceState>();
+  /** Until this time (ms) no tracked device can have been silent for forgetAfterMs. */
+  private keepAllUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options: DropoutTrackerOptions = {}) {
     this.maxDevices = options.maxDevices ?? 100_000;
@@ -121,10 +123,18 @@ export class DropoutTracker {
     return out.sort(compareDropouts);
   }
 
-  /** Drop devices silent for longer than forgetAfterMs (the map is in last-seen order). */
+  /**
+   * Drop devices silent for longer than forgetAfterMs (the map is in last-seen order). Runs
+   * per event, so it returns at once until the time the first device it kept could expire:
+   * the first device only changes by deletion, and its successors were seen no earlier.
+   */
   private forget(nowMs: number): void {
+    if (nowMs <= this.keepAllUntil) return;
     for (const [id, s] of this.devices) {
-      if (nowMs - s.lastSeen <= this.forgetAfterMs) break;
+      if (nowMs - s.lastSeen <= this.forgetAfterMs) {
+        this.keepAllUntil = s.lastSeen + this.forgetAfterMs;
+        return;
+      }
       this.devices.delete(id);
     }
   }

@@ -32,8 +32,12 @@ export function windowStartOf(eventTime: number, widthMs: number): number {
 }
 
 export class WindowAggregator {
-  /** Key: deviceId \u0001 windowStart \u0001 sensorType (device ids cannot hold \u0001). */
-  private windows = new Map<string, OpenWindow>();
+  /**
+   * Open windows by device: a device touches few (sensor, window) pairs between two drains,
+   * so a short list per device beats a composite string key built and hashed per reading.
+   */
+  private devices = new Map<string, OpenWindow[]>();
+  private open = 0;
 
   constructor(
     readonly widthMs: number,
@@ -45,45 +49,53 @@ export class WindowAggregator {
   /** Add one reading of `value` standing for `weight` readings (a positive integer). */
   add(deviceId: string, sensorType: string, eventTime: number, value: number, weight = 1): void {
     const windowStart = windowStartOf(eventTime, this.widthMs);
-    const key = `${deviceId}\u0001${windowStart}\u0001${sensorType}`;
-    const w = this.windows.get(key);
-    if (w === undefined) {
-      const digest = new QuantileDigest(this.digestSize);
-      digest.add(value, weight);
-      const sum = weight === 1 ? value : value * weight;
-      this.windows.set(key, { deviceId, sensorType, windowStart, readings: 1, count: weight, sum, min: value, max: value, digest });
+    let list = this.devices.get(deviceId);
+    if (list === undefined) {
+      list = [];
+      this.devices.set(deviceId, list);
+    }
+    for (const w of list) {
+      if (w.windowStart !== windowStart || w.sensorType !== sensorType) continue;
+      w.readings += 1;
+      w.count += weight;
+      w.sum += weight === 1 ? value : value * weight;
+      if (value < w.min) w.min = value;
+      if (value > w.max) w.max = value;
+      w.digest.add(value, weight);
       return;
     }
-    w.readings += 1;
-    w.count += weight;
-    w.sum += weight === 1 ? value : value * weight;
-    if (value < w.min) w.min = value;
-    if (value > w.max) w.max = value;
-    w.digest.add(value, weight);
+    const digest = new QuantileDigest(this.digestSize);
+    digest.add(value, weight);
+    const sum = weight === 1 ? value : value * weight;
+    list.push({ deviceId, sensorType, windowStart, readings: 1, count: weight, sum, min: value, max: value, digest });
+    this.open++;
   }
 
   /** Windows touched since the last drain. */
   openWindows(): number {
-    return this.windows.size;
+    return this.open;
   }
 
   /** Partials of everything added since the last drain, sorted; the aggregator starts empty. */
   drain(): WindowPartial[] {
     const out: WindowPartial[] = [];
-    for (const w of this.windows.values()) {
-      out.push({
-        deviceId: w.deviceId,
-        sensorType: w.sensorType,
-        windowStart: w.windowStart,
-        readings: w.readings,
-        count: w.count,
-        sum: w.sum,
-        min: w.min,
-        max: w.max,
-        digest: w.digest.drain(),
-      });
+    for (const list of this.devices.values()) {
+      for (const w of list) {
+        out.push({
+          deviceId: w.deviceId,
+          sensorType: w.sensorType,
+          windowStart: w.windowStart,
+          readings: w.readings,
+          count: w.count,
+          sum: w.sum,
+          min: w.min,
+          max: w.max,
+          digest: w.digest.drain(),
+        });
+      }
     }
-    this.windows = new Map();
+    this.devices = new Map();
+    this.open = 0;
     return out.sort(compareWindows);
   }
 }

@@ -96,6 +96,23 @@ describe('DropoutTracker: quiet devices', () => {
     expect(tracker.dropouts(last + 24 * HOUR + 1)).toEqual([]);
     expect(tracker.size).toBe(0);
   });
+
+  it('forgets each device 24 h after its own last arrival, whatever order they were seen in', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 30 * HOUR })), { minLength: 1, maxLength: 40 }), (steps) => {
+        const tracker = new DropoutTracker();
+        const lastSeen = new Map<string, number>();
+        let now = T0;
+        for (const [device, gap] of steps) {
+          now += gap;
+          tracker.observe(`dev-${device}`, now, null, now);
+          lastSeen.set(`dev-${device}`, now);
+          for (const [id, seen] of lastSeen) if (now - seen > 24 * HOUR) lastSeen.delete(id);
+          expect(tracker.size).toBe(lastSeen.size);
+        }
+      }),
+    );
+  });
 });
 
 describe('DropoutTracker: sequence gaps', () => {
