@@ -20,6 +20,8 @@ interface Device {
   outbox: DeviceEvent[][];
   acked: DeviceEvent[];
   seq: number;
+  /** Why its last stream() ended early (expected after the kill; a clue before it). */
+  stopped?: string;
 }
 
 function frame(d: Device, base: number): DeviceEvent[] {
@@ -51,8 +53,9 @@ async function stream(d: Device, url: string, until: () => boolean, base: number
       d.outbox.shift();
     }
     await client.close();
-  } catch {
-    // the server was killed: the frame stays in the outbox and is resent after restart
+  } catch (err) {
+    // The server was killed: the frame stays in the outbox and is resent after restart.
+    d.stopped = err instanceof Error ? err.message : String(err);
   }
 }
 
@@ -81,7 +84,13 @@ describe('kill -9 and restart', () => {
     let killed = false;
     const first = shoal;
     const phase1 = Promise.all(devices.map((d) => stream(d, first.ingestUrl, () => killed, base)));
-    await waitFor('some acked traffic', () => Promise.resolve(devices.every((d) => d.acked.length >= 20) ? true : undefined));
+    await waitFor('some acked traffic', () => Promise.resolve(devices.every((d) => d.acked.length >= 20) ? true : undefined)).catch((err: unknown) => {
+      // Say which devices stalled and why, and keep the pipeline's logs.
+      const states = devices.map((d) => `${d.id}: ${d.acked.length} acked, ${d.outbox.length} waiting${d.stopped ? `, stopped: ${d.stopped}` : ''}`);
+      mkdirSync('test-artifacts', { recursive: true });
+      writeFileSync('test-artifacts/kill-restart-failure.log', `${states.join('\n')}\n----- shoal -----\n${first.logs()}`);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${states.join('\n')}`);
+    });
     await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
     await first.kill9();
     killed = true;
