@@ -6,7 +6,8 @@ describe('toJsonSafe (the DLQ copy of a rejected event)', () => {
   it('leaves any JSON value as it is', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 10 }), (value) => {
-        expect(toJsonSafe(value)).toEqual(value);
+        // As JSON reads it back: fast-check's JSON values include -0, which JSON writes as 0.
+        expect(toJsonSafe(value)).toEqual(JSON.parse(JSON.stringify(value)));
       }),
     );
   });
