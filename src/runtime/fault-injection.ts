@@ -18,6 +18,10 @@ class FaultyAnalyticsStore implements AnalyticsStore {
   get kind(): AnalyticsStore['kind'] {
     return this.inner.kind;
   }
+
+  get insertFormat(): AnalyticsStore['insertFormat'] {
+    return this.inner.insertFormat;
+  }
   init(regions: readonly string[]): Promise<void> {
     return this.inner.init(regions);
   }

@@ -10,7 +10,7 @@
  */
 import type { Dropout } from '../actors/dropout-tracker.js';
 import type { Config } from '../config.js';
-import type { AnalyticsTable } from '../sinks/analytics-store.js';
+import type { AnalyticsTable, EncodedInsert } from '../sinks/analytics-store.js';
 import type { PartitionRef } from './partitioning.js';
 
 export interface ShardInit {
@@ -47,7 +47,7 @@ export interface StoreInsert {
   id: number;
   region: string;
   table: AnalyticsTable;
-  format: 'JSONEachRow' | 'TabSeparated';
+  format: EncodedInsert['format'];
   rows: number;
   body: Uint8Array;
   token: string;

@@ -315,7 +315,7 @@ export class PartitionProcessor {
    * `cids` (capped) are the correlation ids of its events, for the retry and commit log lines.
    */
   private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[], cids: ReadonlySet<string>): Promise<void> {
-    const inserts = batch.rows.length > 0 ? encodeBatch(batch) : [];
+    const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat) : [];
     const objects = batch.rows.length > 0 ? archiveObjects(this.region, this.partition, from, to, batch.rows) : [];
     const tokenBase = `${this.region}/${this.partition}/${from}/${to}`;
     for (let attempt = 1; ; attempt++) {

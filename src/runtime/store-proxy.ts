@@ -10,6 +10,8 @@ import type { StoreInsert, StoreReply } from './messages.js';
 
 export class StoreProxy implements AnalyticsStore {
   readonly kind = 'chdb' as const;
+  /** What the main thread's chDB store parses fastest (ChdbStore.insertFormat). */
+  readonly insertFormat = 'RowBinary' as const;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
 

@@ -6,18 +6,23 @@ import type { FlushBatch } from '../actors/types.js';
 
 export type AnalyticsTable = 'events' | 'rollup_1m' | 'rollup_1h';
 
+/** Insert body formats the encoder writes (batch-encoder.ts). */
+export type InsertFormat = 'TabSeparated' | 'RowBinary';
+
 export interface EncodedInsert {
   /** Logical table; the columns are INSERT_COLUMNS[table] and rollups are physically inserted
    *  into `<table>_input` (both in clickhouse-schema.ts). */
   table: AnalyticsTable;
   /** Payload in `format`, byte-identical for identical input. */
   body: Uint8Array;
-  format: 'JSONEachRow' | 'TabSeparated';
+  format: 'JSONEachRow' | InsertFormat;
   rows: number;
 }
 
 export interface AnalyticsStore {
   readonly kind: 'chdb' | 'server';
+  /** The body format this store parses fastest; flushes are encoded in it. Default TabSeparated. */
+  readonly insertFormat?: InsertFormat;
   /** Create databases and tables for these regions (idempotent). */
   init(regions: readonly string[]): Promise<void>;
   /**

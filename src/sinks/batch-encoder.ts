@@ -1,14 +1,15 @@
 /**
  * FlushBatch → ClickHouse inserts: the batch's reading rows for `events` and its minute
  * partials for `rollup_1m` (through its Null input table, which also feeds `rollup_1h`), as
- * TabSeparated.
+ * TabSeparated or RowBinary (what the store takes best: see AnalyticsStore.insertFormat).
  *
  * Byte-deterministic: the same batch always yields the same bytes, because ClickHouse drops an
  * insert that repeats a dedup token even when its bytes differ. Tables with no rows are skipped.
  */
 import type { FlushBatch, WindowPartial } from '../actors/types.js';
 import type { ReadingRow } from '../contracts/canonical-event.js';
-import type { AnalyticsTable, EncodedInsert } from './analytics-store.js';
+import type { AnalyticsTable, EncodedInsert, InsertFormat } from './analytics-store.js';
+import { RowBinaryWriter } from './row-binary.js';
 import {
   tsvDateTime,
   tsvDateTime64,
@@ -68,10 +69,53 @@ function encodeTable<T>(table: AnalyticsTable, items: readonly T[], line: (item:
   return [{ table, body: Buffer.from(text, 'utf8'), format: 'TabSeparated', rows: items.length }];
 }
 
+/** One `events` row in RowBinary, columns as INSERT_COLUMNS.events (types: INSERT_TYPES.events). */
+export function writeReadingRow(w: RowBinaryWriter, r: ReadingRow): void {
+  w.uuid(r.eventId);
+  w.uint8(r.readingIndex);
+  w.string(r.deviceId);
+  w.string(r.region);
+  w.dateTime64(r.eventTime);
+  w.dateTime64(r.ingestTime);
+  w.string(r.sensorType);
+  w.float64(r.value);
+  w.uint16(r.weight);
+  w.string(r.unit);
+  w.string(r.firmwareVersion);
+  w.uint8(r.schemaVersion);
+  w.nullableUint64(r.seq);
+  w.uint16(r.partition);
+  w.string(r.streamId);
+}
+
+/** One rollup input row in RowBinary, columns as INSERT_COLUMNS.rollup_1m. */
+export function writeWindowPartial(w: RowBinaryWriter, p: WindowPartial): void {
+  w.string(p.deviceId);
+  w.string(p.sensorType);
+  w.dateTime(p.windowStart);
+  w.uint64(p.readings);
+  w.uint64(p.count);
+  w.float64(p.sum);
+  w.float64(p.min);
+  w.float64(p.max);
+  w.float64Array(p.digest.map((c) => c[0]));
+  w.uint64Array(p.digest.map((c) => c[1]));
+}
+
+function binaryTable<T>(table: AnalyticsTable, items: readonly T[], bytesPerRow: number, write: (w: RowBinaryWriter, item: T) => void): EncodedInsert[] {
+  if (items.length === 0) return [];
+  const w = new RowBinaryWriter(items.length * bytesPerRow);
+  for (const item of items) write(w, item);
+  return [{ table, body: w.bytes(), format: 'RowBinary', rows: items.length }];
+}
+
 /**
  * Encode a flush batch: events, then rollup_1m, skipping empty tables. The minute partials
  * also feed `rollup_1h` inside ClickHouse (see clickhouse-schema.ts), so there is no hour insert.
  */
-export function encodeBatch(batch: FlushBatch): EncodedInsert[] {
+export function encodeBatch(batch: FlushBatch, format: InsertFormat = 'TabSeparated'): EncodedInsert[] {
+  if (format === 'RowBinary') {
+    return [...binaryTable('events', batch.rows, 128, writeReadingRow), ...binaryTable('rollup_1m', batch.rollup1m, 96, writeWindowPartial)];
+  }
   return [...encodeTable('events', batch.rows, encodeReadingRow), ...encodeTable('rollup_1m', batch.rollup1m, encodeWindowPartial)];
 }

@@ -6,14 +6,23 @@
  * the first call), so that constructing a ChdbStore or importing this module loads nothing.
  * Inserts go through chDB's raw Buffer insert with the dedup token as a per-insert setting
  * (never a session-level SET, which would leak into later inserts).
+ *
+ * RowBinary bodies (what flushes send: ClickHouse parses them ~25× faster than TabSeparated)
+ * cannot go inline, since chDB's Node API takes only text formats there. They are spooled to
+ * a file under `<dir>/insert-spool/` and read with `INSERT … SELECT * FROM file(…)`, which
+ * carries the dedup token the same way, also through the rollup views; the file is removed
+ * once the insert returns, and leftovers of a crash when the store opens.
  */
+import { mkdirSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Session } from 'chdb';
 import type { Config } from '../config.js';
 import { regionDatabase } from '../config.js';
 import { SinkError, errorMessage } from '../errors.js';
 import type { AnalyticsStore, EncodedInsert } from './analytics-store.js';
-import { INSERT_COLUMNS, insertTarget, schemaStatements } from './clickhouse-schema.js';
+import { INSERT_COLUMNS, insertStructure, insertTarget, schemaStatements } from './clickhouse-schema.js';
 import { parseJsonEachRow } from './json-each-row.js';
 
 const SINK = 'chdb';
@@ -21,10 +30,17 @@ const SINK = 'chdb';
 /** The directory of the session open in this process, if any. */
 let openDir: string | null = null;
 
+/** A ClickHouse string literal. */
+function sqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 export class ChdbStore implements AnalyticsStore {
   readonly kind = 'chdb' as const;
+  readonly insertFormat = 'RowBinary' as const;
   private session: Promise<Session> | null = null;
   private closed = false;
+  private spooled = 0;
 
   /** A store over `dir` (created if missing); nothing is opened until the first call. */
   constructor(
@@ -45,6 +61,7 @@ export class ChdbStore implements AnalyticsStore {
     const table = `${regionDatabase(this.config, region)}.${insertTarget(insert.table)}`;
     const body = insert.body;
     const session = await this.open();
+    if (insert.format === 'RowBinary') return this.insertFromFile(session, table, insert, token);
     try {
       await session.insert({
         table,
@@ -57,6 +74,27 @@ export class ChdbStore implements AnalyticsStore {
     } catch (err) {
       throw new SinkError(SINK, `insert into ${table} failed: ${errorMessage(err)}`, { cause: err });
     }
+  }
+
+  private async insertFromFile(session: Session, table: string, insert: EncodedInsert, token: string): Promise<void> {
+    const file = join(this.spoolDir(), `${process.pid}-${++this.spooled}.rowbinary`);
+    const sql =
+      `INSERT INTO ${table} (${INSERT_COLUMNS[insert.table].join(', ')}) ` +
+      `SETTINGS insert_deduplication_token = ${sqlString(token)}, async_insert = 0 ` +
+      `SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(insertStructure(insert.table))})`;
+    try {
+      await writeFile(file, insert.body);
+      // A synchronous insert: visible when the promise settles, deduplicated by its token.
+      await session.queryAsync(sql, { format: 'TabSeparated' });
+    } catch (err) {
+      throw new SinkError(SINK, `insert into ${table} failed: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  private spoolDir(): string {
+    return join(this.dir, 'insert-spool');
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -116,6 +154,9 @@ export class ChdbStore implements AnalyticsStore {
     if (openDir !== null) throw new SinkError(SINK, `a chDB store is already open in this process (${openDir})`);
     openDir = this.dir;
     try {
+      // Bodies spooled by a process that crashed mid-insert: never read again.
+      rmSync(this.spoolDir(), { recursive: true, force: true });
+      mkdirSync(this.spoolDir(), { recursive: true });
       const { Session: SessionClass } = await import('chdb');
       return new SessionClass(this.dir);
     } catch (err) {

@@ -55,6 +55,35 @@ export const INSERT_COLUMNS: Readonly<Record<AnalyticsTable, readonly string[]>>
   rollup_1h: ['device_id', 'sensor_type', 'window_start', 'readings', 'count', 'sum', 'min', 'max', 'means', 'weights'],
 };
 
+/** ClickHouse types of INSERT_COLUMNS, in the same order: the structure of a RowBinary body. */
+export const INSERT_TYPES: Readonly<Record<AnalyticsTable, readonly string[]>> = {
+  events: [
+    'UUID',
+    'UInt8',
+    'String',
+    'String',
+    "DateTime64(3, 'UTC')",
+    "DateTime64(3, 'UTC')",
+    'String',
+    'Float64',
+    'UInt16',
+    'String',
+    'String',
+    'UInt8',
+    'Nullable(UInt64)',
+    'UInt16',
+    'String',
+  ],
+  rollup_1m: ['String', 'String', "DateTime('UTC')", 'UInt64', 'UInt64', 'Float64', 'Float64', 'Float64', 'Array(Float64)', 'Array(UInt64)'],
+  rollup_1h: ['String', 'String', "DateTime('UTC')", 'UInt64', 'UInt64', 'Float64', 'Float64', 'Float64', 'Array(Float64)', 'Array(UInt64)'],
+};
+
+/** `name Type, …` of a table's insert columns (the structure argument of file() / format()). */
+export function insertStructure(table: AnalyticsTable): string {
+  const types = INSERT_TYPES[table];
+  return INSERT_COLUMNS[table].map((c, i) => `${c} ${types[i] ?? ''}`).join(', ');
+}
+
 /** The physical table an insert of `table` goes to (rollups go through their Null input table). */
 export function insertTarget(table: AnalyticsTable): string {
   return table === 'events' ? 'events' : `${table}_input`;

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config.js';
 import { regionDatabase } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, SinkError } from '../errors.js';
 import type { AnalyticsStore, EncodedInsert } from './analytics-store.js';
 import { INSERT_COLUMNS, insertTarget, schemaStatements } from './clickhouse-schema.js';
 import { ClickHouseServerTransport, type ClickHouseServerOptions } from './clickhouse-server-transport.js';
@@ -37,11 +37,14 @@ export class ClickHouseServerStore implements AnalyticsStore {
 
   async insert(region: string, insert: EncodedInsert, token: string): Promise<void> {
     if (insert.rows === 0) return;
+    const format = insert.format;
+    // This store advertises no insertFormat, so flushes come as TabSeparated.
+    if (format === 'RowBinary') throw new SinkError('clickhouse', `insert into ${insert.table}: RowBinary bodies go to chDB only`);
     await this.transport.insert({
       table: `${regionDatabase(this.config, region)}.${insertTarget(insert.table)}`,
       columns: INSERT_COLUMNS[insert.table],
       body: insert.body,
-      format: insert.format,
+      format,
       settings: { insert_deduplication_token: token },
     });
   }

@@ -3,7 +3,7 @@
  * token, late partials, the query API's answers, TTL, and that the archive's Parquet is
  * readable by ClickHouse. One store (one chDB session) for the whole file, as in production.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import type { FlushBatch, WindowPartial } from '../../../src/actors/types.js';
 import { regionDatabase } from '../../../src/config.js';
 import type { ReadingRow } from '../../../src/contracts/canonical-event.js';
 import { SinkError } from '../../../src/errors.js';
+import type { InsertFormat } from '../../../src/sinks/analytics-store.js';
 import { encodeBatch } from '../../../src/sinks/batch-encoder.js';
 import { ChdbStore } from '../../../src/sinks/chdb-store.js';
 import { schemaStatements } from '../../../src/sinks/clickhouse-schema.js';
@@ -64,8 +65,9 @@ function batchOf(rows: ReadingRow[], rollup1m: WindowPartial[] = []): FlushBatch
   return { rows, rollup1m, accepted: [], duplicates: 0, dropped: [], late: 0 };
 }
 
-async function insertBatch(region: string, batch: FlushBatch, token: string): Promise<void> {
-  for (const ins of encodeBatch(batch)) await store.insert(region, ins, `${token}/${ins.table}`);
+/** Insert as a flush does: in the store's own format (RowBinary for chDB), unless told otherwise. */
+async function insertBatch(region: string, batch: FlushBatch, token: string, format: InsertFormat | undefined = store.insertFormat): Promise<void> {
+  for (const ins of encodeBatch(batch, format)) await store.insert(region, ins, `${token}/${ins.table}`);
 }
 
 async function count(sql: string, params: Record<string, unknown> = {}): Promise<number> {
@@ -116,6 +118,39 @@ describe('ChdbStore', () => {
     }
     expect(await count(`SELECT count() AS n FROM ${EU}.events`)).toBe(0);
     expect(await count(`SELECT count() AS n FROM ${EU}.rollup_1m`)).toBe(0);
+  });
+
+  it('stores a RowBinary flush exactly as the same flush sent as TabSeparated, and leaves no spooled body behind', async () => {
+    const t0 = minuteOf(Date.now() - 2 * HOUR) + 1234;
+    const odd = ['tab\there', 'new\nline', 'back\\slash', "quote ' \"", 'ünïcødé 温度 🌡', 'x'.repeat(300)];
+    const rowsOf = (device: string): ReadingRow[] =>
+      odd.map((unit, i) => ({
+        ...row(device, t0 + i * 997, i % 2 ? 'temp' : 'hum', [-0, 1.5e-300, -273.15, 1e300, 42, 0.1][i] ?? 0, i % 3),
+        eventId: `0123abcd-ef01-4567-89ab-cdef0123456${i}`,
+        unit,
+        weight: 1 + i,
+        seq: i % 2 ? null : 2 ** 40 + i,
+        ingestTime: t0 + 2 ** 33 + i,
+      }));
+    const partials = (device: string): WindowPartial[] => [partialOf(device, 'temp', minuteOf(t0), [1, 2.5, -3]), partialOf(device, 'hum', minuteOf(t0) + MIN, [7])];
+    await insertBatch('us-east', batchOf(rowsOf('fmt-text'), partials('fmt-text')), 'fmt/text', 'TabSeparated');
+    await insertBatch('us-east', batchOf(rowsOf('fmt-binary'), partials('fmt-binary')), 'fmt/binary', 'RowBinary');
+
+    const cols = `toString(event_id) AS id, reading_index, region, toUnixTimestamp64Milli(event_time) AS t,
+      toUnixTimestamp64Milli(ingest_time) AS it, sensor_type, value, weight, unit, firmware_version, schema_version, seq, partition, stream_id`;
+    const eventsOf = (device: string): Promise<unknown[]> =>
+      store.query(`SELECT ${cols} FROM ${US}.events WHERE device_id = {d:String} ORDER BY reading_index, id, unit`, { d: device });
+    const text = await eventsOf('fmt-text');
+    expect(text).toHaveLength(odd.length);
+    expect(await eventsOf('fmt-binary')).toEqual(text);
+    for (const step of ['1m', '1h'] as const) {
+      for (const sensor of ['temp', 'hum']) {
+        const want = await queryRollups(store, US, 'fmt-text', sensor, hourOf(t0), hourOf(t0) + HOUR, step);
+        expect(want.length).toBeGreaterThan(0);
+        expect(await queryRollups(store, US, 'fmt-binary', sensor, hourOf(t0), hourOf(t0) + HOUR, step)).toEqual(want);
+      }
+    }
+    expect(readdirSync(join(dir, 'clickhouse', 'insert-spool'))).toEqual([]);
   });
 
   it('merges a late partial into its window: count, sum, min and max equal those of the union', async () => {
