@@ -55,6 +55,8 @@ export const INSERT_COLUMNS: Readonly<Record<AnalyticsTable, readonly string[]>>
   rollup_1h: ['device_id', 'sensor_type', 'window_start', 'readings', 'count', 'sum', 'min', 'max', 'means', 'weights'],
 };
 
+const ROLLUP_INPUT_TYPES = ['String', 'String', "DateTime('UTC')", 'UInt64', 'UInt64', 'Float64', 'Float64', 'Float64', 'Array(Float64)', 'Array(UInt64)'];
+
 /** ClickHouse types of INSERT_COLUMNS, in the same order: the structure of a RowBinary body. */
 export const INSERT_TYPES: Readonly<Record<AnalyticsTable, readonly string[]>> = {
   events: [
@@ -74,8 +76,8 @@ export const INSERT_TYPES: Readonly<Record<AnalyticsTable, readonly string[]>> =
     'UInt16',
     'String',
   ],
-  rollup_1m: ['String', 'String', "DateTime('UTC')", 'UInt64', 'UInt64', 'Float64', 'Float64', 'Float64', 'Array(Float64)', 'Array(UInt64)'],
-  rollup_1h: ['String', 'String', "DateTime('UTC')", 'UInt64', 'UInt64', 'Float64', 'Float64', 'Float64', 'Array(Float64)', 'Array(UInt64)'],
+  rollup_1m: ROLLUP_INPUT_TYPES,
+  rollup_1h: ROLLUP_INPUT_TYPES,
 };
 
 /** `name Type, …` of a table's insert columns (the structure argument of file() / format()). */
