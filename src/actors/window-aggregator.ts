@@ -37,7 +37,6 @@ export class WindowAggregator {
    * so a short list per device beats a composite string key built and hashed per reading.
    */
   private devices = new Map<string, OpenWindow[]>();
-  private open = 0;
 
   constructor(
     readonly widthMs: number,
@@ -68,12 +67,6 @@ export class WindowAggregator {
     digest.add(value, weight);
     const sum = weight === 1 ? value : value * weight;
     list.push({ deviceId, sensorType, windowStart, readings: 1, count: weight, sum, min: value, max: value, digest });
-    this.open++;
-  }
-
-  /** Windows touched since the last drain. */
-  openWindows(): number {
-    return this.open;
   }
 
   /** Partials of everything added since the last drain, sorted; the aggregator starts empty. */
@@ -95,7 +88,6 @@ export class WindowAggregator {
       }
     }
     this.devices = new Map();
-    this.open = 0;
     return out.sort(compareWindows);
   }
 }

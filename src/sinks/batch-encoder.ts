@@ -98,8 +98,10 @@ export function writeWindowPartial(w: RowBinaryWriter, p: WindowPartial): void {
   w.float64(p.sum);
   w.float64(p.min);
   w.float64(p.max);
-  w.float64Array(p.digest.map((c) => c[0]));
-  w.uint64Array(p.digest.map((c) => c[1]));
+  w.arrayLength(p.digest.length);
+  for (const c of p.digest) w.float64(c[0]);
+  w.arrayLength(p.digest.length);
+  for (const c of p.digest) w.uint64(c[1]);
 }
 
 function binaryTable<T>(table: AnalyticsTable, items: readonly T[], bytesPerRow: number, write: (w: RowBinaryWriter, item: T) => void): EncodedInsert[] {

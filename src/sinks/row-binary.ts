@@ -109,14 +109,9 @@ export class RowBinaryWriter {
     this.uint64(value);
   }
 
-  float64Array(values: readonly number[]): void {
-    this.leb128(values.length);
-    for (const v of values) this.float64(v);
-  }
-
-  uint64Array(values: readonly number[]): void {
-    this.leb128(values.length);
-    for (const v of values) this.uint64(v);
+  /** The length prefix of an Array(T): write its `length` elements next. */
+  arrayLength(length: number): void {
+    this.leb128(length);
   }
 
   private leb128(value: number): void {

@@ -28,7 +28,13 @@ describe('RowBinaryWriter', () => {
     const long = bytes((w) => w.string('x'.repeat(300)), 8);
     expect(long.slice(0, 4)).toBe('ac02'); // 300 = 0b10_0101100
     expect(long.length).toBe((2 + 300) * 2);
-    expect(bytes((w) => w.uint64Array([1, 2]))).toBe('0201000000000000000200000000000000');
+    expect(
+      bytes((w) => {
+        w.arrayLength(2);
+        w.uint64(1);
+        w.uint64(2);
+      }),
+    ).toBe('0201000000000000000200000000000000');
   });
 
   it('writes a UUID as its two 64-bit halves, each little-endian', () => {
