@@ -63,7 +63,7 @@ export interface ActorOptions {
   /**
    * Most event ids the partition's dedup index remembers (the oldest bus time's ids are
    * evicted first when full); ~28 B each. Default DEFAULT_DEDUP_MAX_IDS_PER_PARTITION
-   * (the config gives 1,000,000: its default 8,000,000 per process over 2 regions × 4 partitions).
+   * (the config gives 2,000,000: its default 8,000,000 per process over 2 regions × 2 partitions).
    */
   dedupMaxIds?: number;
   /** Actors idle this long (bus time) are passivated. */

@@ -126,8 +126,8 @@ describe('config', () => {
   });
 
   it('remembers 8M event ids per process by default, split evenly over every partition of every region', () => {
-    // Defaults: 2 regions × 4 partitions.
-    expect(loadConfig({ env: {}, cwd: tmpdir() }).dedup).toEqual({ horizonMs: 600_000, maxIds: 8_000_000, maxIdsPerPartition: 1_000_000 });
+    // Defaults: 2 regions × 2 partitions.
+    expect(loadConfig({ env: {}, cwd: tmpdir() }).dedup).toEqual({ horizonMs: 600_000, maxIds: 8_000_000, maxIdsPerPartition: 2_000_000 });
     const file = withFile('regions: [a, b, c]\npartitions: 4\ndedup:\n  maxIds: 1000\n');
     expect(loadConfig({ file, env: {} }).dedup).toEqual({ horizonMs: 600_000, maxIds: 1000, maxIdsPerPartition: 84 });
   });
