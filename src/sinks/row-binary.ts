@@ -15,7 +15,16 @@
  */
 
 const TWO_32 = 0x1_0000_0000;
-const UUID = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/i;
+/** Strings up to this many UTF-16 units take the byte-by-byte ASCII path. */
+const SHORT_STRING = 64;
+
+/** The value of a hex digit's char code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
 
 export class RowBinaryWriter {
   private buf: Buffer;
@@ -31,8 +40,26 @@ export class RowBinaryWriter {
   }
 
   string(value: string): void {
+    const n = value.length;
     // Each UTF-16 unit becomes at most 3 UTF-8 bytes; the length prefix is at most 5 bytes.
-    this.reserve(5 + value.length * 3);
+    this.reserve(5 + n * 3);
+    // Short ASCII strings (ids, units, sensor types: most of what Shoal writes) are copied
+    // byte by byte: cheaper than two calls into native code (measure, then write).
+    if (n < 0x80 && n <= SHORT_STRING) {
+      const buf = this.buf;
+      const start = this.at + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      if (i === n) {
+        buf[this.at] = n;
+        this.at = start + n;
+        return;
+      }
+    }
     const length = Buffer.byteLength(value, 'utf8');
     this.leb128(length);
     this.at += this.buf.write(value, this.at, 'utf8');
@@ -89,14 +116,25 @@ export class RowBinaryWriter {
 
   /** A UUID from its canonical text (8-4-4-4-12 hex digits). */
   uuid(text: string): void {
-    const m = UUID.exec(text);
-    if (m === null) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
-    const hex = `${m[1]}${m[2]}${m[3]}${m[4]}${m[5]}`;
+    if (text.length !== 36) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
     this.reserve(16);
-    this.buf.write(hex, this.at, 16, 'hex');
-    // ClickHouse keeps a UUID as two UInt64 (high half first), each stored little-endian.
-    this.buf.subarray(this.at, this.at + 8).reverse();
-    this.buf.subarray(this.at + 8, this.at + 16).reverse();
+    // ClickHouse keeps a UUID as two UInt64 (high half first), each stored little-endian: the
+    // first 8 bytes of the text go to positions 7..0, the last 8 to positions 15..8.
+    let digit = 0;
+    for (let i = 0; i < 36; i++) {
+      const c = text.charCodeAt(i);
+      if (i === 8 || i === 13 || i === 18 || i === 23) {
+        if (c !== 0x2d) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
+        continue;
+      }
+      const v = hexValue(c);
+      if (v < 0) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
+      const byte = digit >> 1;
+      const at = this.at + (byte < 8 ? 7 - byte : 23 - byte);
+      if ((digit & 1) === 0) this.buf[at] = v << 4;
+      else this.buf[at] = (this.buf[at] as number) | v;
+      digit++;
+    }
     this.at += 16;
   }
 

@@ -3,6 +3,7 @@
  * UUID halves, Nullable flags), checked against hand-written bytes; chdb-store.test.ts checks
  * that chDB stores it exactly as the TabSeparated text.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RowBinaryWriter } from '../../../src/sinks/row-binary.js';
 
@@ -39,7 +40,39 @@ describe('RowBinaryWriter', () => {
 
   it('writes a UUID as its two 64-bit halves, each little-endian', () => {
     expect(bytes((w) => w.uuid('00112233-4455-6677-8899-aabbccddeeff'))).toBe('7766554433221100ffeeddccbbaa9988');
+    expect(bytes((w) => w.uuid('00112233-4455-6677-8899-AABBCCDDEEFF'))).toBe('7766554433221100ffeeddccbbaa9988');
     expect(() => bytes((w) => w.uuid('not-a-uuid'))).toThrow(RangeError);
+    expect(() => bytes((w) => w.uuid('00112233-4455-6677-8899-aabbccddeefg'))).toThrow(RangeError);
+    expect(() => bytes((w) => w.uuid('00112233-4455-6677-8899_aabbccddeeff'))).toThrow(RangeError);
+  });
+
+  it('writes any string as its UTF-8 bytes behind their length, whatever path it takes', () => {
+    const expected = (s: string): string => {
+      const utf8 = Buffer.from(s, 'utf8');
+      const w = new RowBinaryWriter(8);
+      w.arrayLength(utf8.length); // the same LEB128 prefix
+      return Buffer.concat([w.bytes(), utf8]).toString('hex');
+    };
+    for (const s of ['', 'x'.repeat(64), 'x'.repeat(65), `${'a'.repeat(63)}é`, 'abé', 'é', '😀 ok']) {
+      expect(bytes((w) => w.string(s))).toBe(expected(s));
+    }
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 80 }), { maxLength: 5 }), (strings) => {
+        const w = new RowBinaryWriter(4);
+        for (const s of strings) w.string(s);
+        expect(w.bytes().toString('hex')).toBe(strings.map(expected).join(''));
+      }),
+    );
+  });
+
+  it('reads a UUID the way its text says, for any UUID', () => {
+    fc.assert(
+      fc.property(fc.uuid(), (id) => {
+        const hex = id.replace(/-/g, '');
+        const halves = [hex.slice(0, 16), hex.slice(16)].map((h) => Buffer.from(h, 'hex').reverse().toString('hex'));
+        expect(bytes((w) => w.uuid(id))).toBe(halves.join(''));
+      }),
+    );
   });
 
   it('flags NULL in a Nullable and writes -0 as 0', () => {
