@@ -413,6 +413,12 @@ async function main() {
       shoal: {
         exitCode: shoalExit,
         visibilitySeconds: { p50: visWhole(0.5), p95: visWhole(0.95), p99: visWhole(0.99) },
+        flushSeconds: Object.fromEntries(
+          Object.entries(finalMetrics?.flushDuration ?? {}).map(([sink, buckets]) => [
+            sink,
+            { count: buckets.at(-1)?.count ?? 0, p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) },
+          ]),
+        ),
         acceptedEvents: finalMetrics?.acceptedEvents,
         processedEvents: finalMetrics?.processedEvents,
         dedupDropped: finalMetrics?.dedupDropped,

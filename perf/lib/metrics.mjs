@@ -1,8 +1,8 @@
 // Shoal's /metrics (Prometheus text) as the harness reads it: every sample with its labels,
 // and the few figures the harness follows over time — consumer lag (entries, seconds),
 // accepted vs processed events (the unread backlog), dedup drops, sampled-out readings,
-// backpressure, and the visibility histogram `shoal_visibility_latency_seconds` summed over
-// regions (cumulative buckets; quantiles of a window come from the difference of two scrapes).
+// backpressure, the flush durations per sink, and the visibility histogram
+// `shoal_visibility_latency_seconds` summed over regions (cumulative buckets; quantiles of a window come from the difference of two scrapes).
 /* global AbortSignal */
 
 /** Parse Prometheus text exposition into [{ name, labels, value }]. */
@@ -22,11 +22,11 @@ export function parsePrometheus(text) {
 const sum = (samples, name, filter = () => true) => samples.filter((s) => s.name === name && filter(s.labels)).reduce((a, s) => a + (Number.isFinite(s.value) ? s.value : 0), 0);
 const max = (samples, name) => samples.filter((s) => s.name === name && Number.isFinite(s.value)).reduce((a, s) => Math.max(a, s.value), 0);
 
-/** Cumulative buckets of a histogram, summed over all other labels, sorted by `le`. */
-export function histogramBuckets(samples, name) {
+/** Cumulative buckets of a histogram, summed over all other labels (or those `filter` keeps), sorted by `le`. */
+export function histogramBuckets(samples, name, filter = () => true) {
   const byLe = new Map();
   for (const s of samples) {
-    if (s.name !== `${name}_bucket`) continue;
+    if (s.name !== `${name}_bucket` || !filter(s.labels)) continue;
     const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
     byLe.set(le, (byLe.get(le) ?? 0) + s.value);
   }
@@ -83,6 +83,13 @@ export function digest(samples) {
     ),
     wsConnections: sum(samples, 'shoal_ws_connections'),
     visibility: histogramBuckets(samples, 'shoal_visibility_latency_seconds'),
+    /** Time to write one flush, per sink (`clickhouse`, `object-store`). */
+    flushDuration: Object.fromEntries(
+      [...new Set(samples.filter((s) => s.name === 'shoal_flush_duration_seconds_bucket').map((s) => s.labels.sink))].map((sink) => [
+        sink,
+        histogramBuckets(samples, 'shoal_flush_duration_seconds', (l) => l.sink === sink),
+      ]),
+    ),
   };
 }
 

@@ -38,8 +38,21 @@ type Tally = [events: number, readings: number, sampled: number];
  * (hour, device), not once per event.
  */
 export function countByHour(events: Iterable<CountedReadings>, sampledOut: Iterable<CountedReadings> = []): HourCounts[] {
+  return tallyByHour(events, (e) => e.readings, sampledOut);
+}
+
+/** The accepted counters of one bus entry (possibly empty) and the readings sampled away with it. */
+export function countEvents(events: readonly CanonicalEvent[], sampledOut: readonly CountedReadings[] = []): HourCounts[] {
+  return tallyByHour(events, (e) => e.readings.length, sampledOut);
+}
+
+function tallyByHour<T extends { deviceId: string; eventTime: number }>(
+  events: Iterable<T>,
+  readingsOf: (e: T) => number,
+  sampledOut: Iterable<CountedReadings>,
+): HourCounts[] {
   const hours = new Map<number, Map<string, Tally>>();
-  const tally = (e: CountedReadings): Tally => {
+  const tally = (e: { deviceId: string; eventTime: number }): Tally => {
     const hour = Math.floor(e.eventTime / HOUR_MS) * HOUR_MS;
     let devices = hours.get(hour);
     if (!devices) hours.set(hour, (devices = new Map<string, Tally>()));
@@ -50,7 +63,7 @@ export function countByHour(events: Iterable<CountedReadings>, sampledOut: Itera
   for (const e of events) {
     const t = tally(e);
     t[0] += 1;
-    t[1] += e.readings;
+    t[1] += readingsOf(e);
   }
   for (const s of sampledOut) tally(s)[2] += s.readings;
   const out: HourCounts[] = [];
@@ -65,14 +78,6 @@ export function countByHour(events: Iterable<CountedReadings>, sampledOut: Itera
     out.push({ hour, fields });
   }
   return out;
-}
-
-/** The accepted counters of one bus entry (possibly empty) and the readings sampled away with it. */
-export function countEvents(events: readonly CanonicalEvent[], sampledOut: readonly CountedReadings[] = []): HourCounts[] {
-  return countByHour(
-    events.map((e) => ({ deviceId: e.deviceId, eventTime: e.eventTime, readings: e.readings.length })),
-    sampledOut,
-  );
 }
 
 /** Script arguments for a list of counter hashes: keys, then ARGV (n, field, incr, ...). */

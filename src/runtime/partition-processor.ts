@@ -322,12 +322,14 @@ export class PartitionProcessor {
       try {
         if (inserts.length > 0 || objects.length > 0) {
           await this.checkpoint.intent(from, to);
-          const archiveStart = this.clock();
-          await Promise.all(objects.map((o) => this.deps.objects.put(o.key, o.body)));
-          this.deps.metrics.flushDuration.observe({ sink: 'object-store' }, (this.clock() - archiveStart) / 1000);
-          const chStart = this.clock();
-          await Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, `${tokenBase}/${ins.table}`)));
-          this.deps.metrics.flushDuration.observe({ sink: 'clickhouse' }, (this.clock() - chStart) / 1000);
+          // Both sinks at once: the commit waits for both, and each write is idempotent (same
+          // object names and bytes, same insert tokens), so their order does not matter. Both
+          // settle before a failure is thrown, so a retry never overlaps a write still running.
+          const written = await Promise.allSettled([
+            this.timed('object-store', Promise.all(objects.map((o) => this.deps.objects.put(o.key, o.body)))),
+            this.timed('clickhouse', Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, `${tokenBase}/${ins.table}`)))),
+          ]);
+          for (const w of written) if (w.status === 'rejected') throw w.reason;
           await this.deps.hooks?.afterSinks?.(this.region, this.partition, to);
         }
         const dedupMinId = `${Math.max(0, busTimeOf(to) - this.deps.actorOptions.dedupHorizonMs)}-0`;
@@ -354,6 +356,13 @@ export class PartitionProcessor {
         await new Promise((r) => setTimeout(r, backoff));
       }
     }
+  }
+
+  /** `write`, its duration observed for `sink` when it succeeds. */
+  private async timed(sink: 'object-store' | 'clickhouse', write: Promise<unknown>): Promise<void> {
+    const start = this.clock();
+    await write;
+    this.deps.metrics.flushDuration.observe({ sink }, (this.clock() - start) / 1000);
   }
 
   private recordCommit(batch: FlushBatch, to: string): void {

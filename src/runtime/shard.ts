@@ -114,7 +114,8 @@ export class Shard {
       await new Promise((r) => setTimeout(r, ms));
       return;
     }
-    await this.deps.blockingRedis.xread(
+    // Buffer replies: the entry that wakes us is not used, so it is never decoded to a string.
+    await this.deps.blockingRedis.xreadBuffer(
       'COUNT',
       1,
       'BLOCK',
