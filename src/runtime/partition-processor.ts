@@ -173,7 +173,7 @@ export class PartitionProcessor {
       this.log.warn({ from, to, entries: entries.length }, 're-running unfinished flush');
       const cids = this.unflushedCids;
       this.unflushedCids = new Set();
-      await this.writeWithRetry(from, to, this.actors.drain(), ids, cids);
+      await this.writeWithRetry(from, to, this.actors.drain(), ids, cids, true);
       this.lastRead = to;
     }
     this.lastFlushAt = this.clock();
@@ -313,11 +313,20 @@ export class PartitionProcessor {
   /**
    * Write a batch until it lands (capped exponential backoff with jitter), then commit.
    * `cids` (capped) are the correlation ids of its events, for the retry and commit log lines.
+   *
+   * `rerun`: the batch is a previous owner's unfinished flush. Its owner may have died inside
+   * a ClickHouse insert after the table recorded the insert's dedup token but before the part
+   * holding the rows was committed (MergeTreeSink writes the dedup log record first): the same
+   * token would then be dropped as a duplicate and the rows lost. So a re-run inserts `events`
+   * under a token of its own; `events` is a ReplacingMergeTree read with FINAL, so rows that
+   * did land before collapse with their copies. Rollup partials keep the flush's token (a
+   * second copy would count twice); see "Known gaps" in ARCHITECTURE.md.
    */
-  private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[], cids: ReadonlySet<string>): Promise<void> {
+  private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[], cids: ReadonlySet<string>, rerun = false): Promise<void> {
     const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat) : [];
     const objects = batch.rows.length > 0 ? archiveObjects(this.region, this.partition, from, to, batch.rows) : [];
     const tokenBase = `${this.region}/${this.partition}/${from}/${to}`;
+    const tokenOf = (table: string): string => (rerun && table === 'events' ? `${tokenBase}/events/rerun-${this.deps.epoch}` : `${tokenBase}/${table}`);
     for (let attempt = 1; ; attempt++) {
       try {
         if (inserts.length > 0 || objects.length > 0) {
@@ -327,7 +336,7 @@ export class PartitionProcessor {
           // settle before a failure is thrown, so a retry never overlaps a write still running.
           const written = await Promise.allSettled([
             this.timed('object-store', Promise.all(objects.map((o) => this.deps.objects.put(o.key, o.body)))),
-            this.timed('clickhouse', Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, `${tokenBase}/${ins.table}`)))),
+            this.timed('clickhouse', Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, tokenOf(ins.table))))),
           ]);
           for (const w of written) if (w.status === 'rejected') throw w.reason;
           await this.deps.hooks?.afterSinks?.(this.region, this.partition, to);

@@ -160,6 +160,15 @@ describe('chaos loop: repeated kill -9 under load', () => {
           const windows = await waitFor(`${d.id} ${sensor} ${step} rollups`, async () => {
             const w = await deviceWindows(last.opsUrl, d.id, sensor, step, span);
             return [...w.values()].reduce((n, x) => n + x.count, 0) >= wantCount ? w : undefined;
+          }).catch(async (err: unknown) => {
+            // Keep both rollups of the device beside what they should hold, and the logs.
+            mkdirSync('test-artifacts', { recursive: true });
+            const got = async (s: '1m' | '1h'): Promise<unknown> =>
+              Object.fromEntries(await deviceWindows(last.opsUrl, d.id, sensor, s, span).catch(() => new Map()));
+            const report = { seed: SEED, device: d.id, sensor, step, expected: Object.fromEntries(expected), got1m: await got('1m'), got1h: await got('1h') };
+            writeFileSync('test-artifacts/chaos-failure.json', JSON.stringify(report, null, 2));
+            writeFileSync('test-artifacts/chaos-failure.log', tally.logs);
+            throw err;
           });
           const plain = new Map([...expected].map(([k, w]) => [k, { count: w.count, sum: w.sum }]));
           expect(windows, `${d.id} ${sensor} ${step} rollups`).toEqual(plain);

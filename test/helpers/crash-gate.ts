@@ -6,8 +6,12 @@
  * been paused (a zombie owner), so the test can check that it is fenced.
  */
 
-/** Where a flush can die: before the archive put, before one ClickHouse insert, or after all sinks. */
-export type CrashPoint = 'archive' | 'insert-events' | 'insert-rollup_1m' | 'after-sinks';
+/**
+ * Where a flush can die: before the archive put, before one ClickHouse insert, or after all
+ * sinks; or inside the `events` insert, torn: ClickHouse recorded the insert's dedup token but
+ * the part with its rows never became active (what a kill -9 between the two leaves).
+ */
+export type CrashPoint = 'archive' | 'insert-events' | 'insert-rollup_1m' | 'after-sinks' | 'torn-insert-events';
 
 /** A flush inserts into `events` and `rollup_1m` only: `rollup_1h` is fed by a view of the latter. */
 export const CRASH_POINTS: readonly CrashPoint[] = ['archive', 'insert-events', 'insert-rollup_1m', 'after-sinks'];
@@ -28,6 +32,11 @@ export class CrashGate {
 
   arm(point: CrashPoint | null): void {
     this.armedAt = point;
+  }
+
+  /** True while armed for `point`. */
+  isArmed(point: CrashPoint): boolean {
+    return this.armedAt === point;
   }
 
   /** True once an armed point was hit. */

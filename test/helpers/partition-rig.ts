@@ -14,13 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { regionDatabase, type Config } from '../../src/config.js';
-import type { CanonicalEvent } from '../../src/contracts/canonical-event.js';
+import type { CanonicalEvent, ReadingRow } from '../../src/contracts/canonical-event.js';
 import { encodeEvents } from '../../src/contracts/bus-codec.js';
 import { FencedError } from '../../src/errors.js';
 import { Keys } from '../../src/runtime/keys.js';
 import { PartitionProcessor } from '../../src/runtime/partition-processor.js';
 import { ShardMetrics } from '../../src/runtime/shard-metrics.js';
-import type { AnalyticsStore } from '../../src/sinks/analytics-store.js';
+import type { AnalyticsStore, EncodedInsert, InsertFormat } from '../../src/sinks/analytics-store.js';
+import { encodeBatch } from '../../src/sinks/batch-encoder.js';
 import { ChdbStore } from '../../src/sinks/chdb-store.js';
 import { DirObjectStore } from '../../src/sinks/dir-object-store.js';
 import { archivePrefix } from '../../src/sinks/raw-archive.js';
@@ -94,6 +95,32 @@ export interface ZombieOutcome {
 }
 
 const logger = pino({ level: 'silent' });
+
+/** The device of the one row a torn `events` insert leaves behind. */
+export const TORN_DEVICE = 'torn-insert-row';
+
+function tornEventsInsert(format: InsertFormat | undefined): EncodedInsert {
+  const row: ReadingRow = {
+    eventId: '00000000-0000-4000-8000-000000000000',
+    readingIndex: 0,
+    deviceId: TORN_DEVICE,
+    region: 'torn',
+    eventTime: Date.now(),
+    ingestTime: Date.now(),
+    sensorType: 'temperature',
+    value: 0,
+    unit: 'C',
+    weight: 1,
+    firmwareVersion: '0',
+    schemaVersion: 1,
+    seq: null,
+    streamId: '0-1',
+    partition: 0,
+  };
+  const [insert] = encodeBatch({ rows: [row], rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 }, format);
+  if (!insert) throw new Error('a torn insert needs a row');
+  return insert;
+}
 const ACTOR_OPTIONS = { dedupHorizonMs: 10 * 60_000, dedupMaxIds: 500_000, idleMs: 10 * 60_000 };
 
 export class PartitionRig {
@@ -254,6 +281,11 @@ export class PartitionRig {
       kind: store.kind,
       init: (regions) => store.init(regions),
       insert: async (region, insert, token) => {
+        if (insert.table === 'events' && gate.isArmed('torn-insert-events')) {
+          // The token recorded, but with a part that is not the batch's rows (one stray row).
+          await store.insert(region, tornEventsInsert(store.insertFormat), token);
+          await gate.at('torn-insert-events');
+        }
         await gate.at(`insert-${insert.table}` as CrashPoint);
         await store.insert(region, insert, token);
       },
