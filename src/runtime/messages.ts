@@ -2,11 +2,12 @@
  * The worker-thread protocol: every message between the main thread and a shard thread.
  *
  *   main → shard   ShardInit (workerData), StopShard, StoreReply
- *   shard → main   ShardReady, StoreInsert, ShardStats, ShardStopped, ShardFatal
+ *   shard → main   ShardReady, StoreInsert, StoreQuery, ShardStats, ShardStopped, ShardFatal
  *
  * chDB binds one data directory per process and must live in one thread, so with the
  * embedded store a shard sends its encoded inserts to the main thread (StoreInsert, the body
- * transferred, not copied) and waits for the StoreReply before it checkpoints.
+ * transferred, not copied) and waits for the StoreReply before it checkpoints. The few reads a
+ * shard makes (checking a re-run flush's rollups) go the same way (StoreQuery, rows in the reply).
  */
 import type { Dropout } from '../actors/dropout-tracker.js';
 import type { Config } from '../config.js';
@@ -33,6 +34,8 @@ export interface StoreReply {
   type: 'store-reply';
   id: number;
   error: { message: string; code: string } | null;
+  /** The rows of a StoreQuery. */
+  rows?: unknown[];
 }
 
 export type MainToShard = StopShard | StoreReply;
@@ -51,6 +54,13 @@ export interface StoreInsert {
   rows: number;
   body: Uint8Array;
   token: string;
+}
+
+export interface StoreQuery {
+  type: 'store-query';
+  id: number;
+  sql: string;
+  params: Record<string, unknown>;
 }
 
 export interface PartitionStatus {
@@ -85,4 +95,4 @@ export interface ShardFatal {
   message: string;
 }
 
-export type ShardToMain = ShardReady | StoreInsert | ShardStats | ShardStopped | ShardFatal;
+export type ShardToMain = ShardReady | StoreInsert | StoreQuery | ShardStats | ShardStopped | ShardFatal;

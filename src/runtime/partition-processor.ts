@@ -18,17 +18,18 @@
 import type { Logger } from 'pino';
 import { DropoutTracker, type Dropout } from '../actors/dropout-tracker.js';
 import { PartitionActors } from '../actors/partition-actors.js';
-import type { ActorOptions, FlushBatch } from '../actors/types.js';
+import type { ActorOptions, FlushBatch, WindowPartial } from '../actors/types.js';
 import { decodeEvents, encodeEvents } from '../contracts/bus-codec.js';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
 import { cidsOf, deviceField, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
-import { encodeBatch } from '../sinks/batch-encoder.js';
+import { encodeBatch, encodePartials } from '../sinks/batch-encoder.js';
+import { windowReadings, type WindowSource } from '../sinks/queries.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { archiveObjects } from '../sinks/raw-archive.js';
 import type { Redis } from 'ioredis';
-import { countByHour } from './audit-counters.js';
+import { HOUR_MS, countByHour } from './audit-counters.js';
 import { CheckpointStore, type StreamEntry } from './checkpoint-store.js';
 import { decodeDedupRecords, encodeDedupRecords } from './dedup-log-codec.js';
 import type { Keys } from './keys.js';
@@ -64,6 +65,8 @@ export interface PartitionProcessorDeps {
   epoch: number;
   consumer: string;
   analytics: AnalyticsStore;
+  /** The region's ClickHouse database (regionDatabase()): a re-run flush reads its windows. */
+  database: string;
   objects: ObjectStore;
   actorOptions: ActorOptions;
   flushIntervalMs: number;
@@ -320,7 +323,7 @@ export class PartitionProcessor {
    * token would then be dropped as a duplicate and the rows lost. So a re-run inserts `events`
    * under a token of its own; `events` is a ReplacingMergeTree read with FINAL, so rows that
    * did land before collapse with their copies. Rollup partials keep the flush's token (a
-   * second copy would count twice); see "Known gaps" in ARCHITECTURE.md.
+   * second copy would count twice) and are checked after: repairTornRollups.
    */
   private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[], cids: ReadonlySet<string>, rerun = false): Promise<void> {
     const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat) : [];
@@ -339,6 +342,7 @@ export class PartitionProcessor {
             this.timed('clickhouse', Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, tokenOf(ins.table))))),
           ]);
           for (const w of written) if (w.status === 'rejected') throw w.reason;
+          if (rerun) await this.repairTornRollups(batch.rollup1m, tokenBase);
           await this.deps.hooks?.afterSinks?.(this.region, this.partition, to);
         }
         const dedupMinId = `${Math.max(0, busTimeOf(to) - this.deps.actorOptions.dedupHorizonMs)}-0`;
@@ -365,6 +369,43 @@ export class PartitionProcessor {
         await new Promise((r) => setTimeout(r, backoff));
       }
     }
+  }
+
+  /**
+   * After a re-run flush's inserts: put back rollup partials a torn insert lost (see
+   * writeWithRetry). The re-run inserted them under the flush's token, which lands them unless
+   * an earlier attempt left the token recorded without its rows, in either table (each view's
+   * part is committed on its own). `events` is complete for these windows by now, so per table
+   * and window: rolled up = stored means the partials are in, rolled up = stored − this flush's
+   * partials means they were lost. Lost in every window of a table, they are inserted into that
+   * table alone under a token of their own; a late duplicate a zombie writer might still send
+   * carries the flush's token, which stays dropped. Anything else (a duplicate that came back
+   * after the dedup horizon counts twice in rollups) is left as it is, logged, for the audit.
+   */
+  private async repairTornRollups(minutes: readonly WindowPartial[], tokenBase: string): Promise<void> {
+    if (minutes.length === 0) return;
+    const { analytics, database } = this.deps;
+    const hours = minutes.map((p) => ({ ...p, windowStart: Math.floor(p.windowStart / HOUR_MS) * HOUR_MS }));
+    const devices = [...new Set(minutes.map((p) => p.deviceId))];
+    const from = Math.min(...hours.map((p) => p.windowStart));
+    const to = Math.max(...hours.map((p) => p.windowStart)) + HOUR_MS;
+    const read = (source: WindowSource): Promise<Map<string, number>> => windowReadings(analytics, database, source, devices, from, to);
+    const [stored1m, stored1h, rolled1m, rolled1h] = await Promise.all([read('events_1m'), read('events_1h'), read('rollup_1m'), read('rollup_1h')]);
+    const minute = tornState(minutes, stored1m, rolled1m);
+    const hour = tornState(hours, stored1h, rolled1h);
+    if (minute === 'in' && hour === 'in') return;
+    const epoch = this.deps.epoch;
+    const format = analytics.insertFormat;
+    let inserts;
+    if (minute === 'lost' && hour === 'lost') inserts = encodePartials('rollup_1m', minutes, format);
+    else if (minute === 'lost' && hour === 'in') inserts = encodePartials('rollup_1m_repair', minutes, format);
+    else if (minute === 'in' && hour === 'lost') inserts = encodePartials('rollup_1h', hours, format);
+    else {
+      this.log.warn({ minute, hour, partials: minutes.length }, 're-run flush: rollups neither hold nor miss its partials exactly; left for the audit');
+      return;
+    }
+    this.log.warn({ minute, hour, partials: minutes.length }, 're-run flush: rollup partials lost by a torn insert, inserting them again');
+    for (const ins of inserts) await analytics.insert(this.region, ins, `${tokenBase}/${ins.table}/repair-${epoch}`);
   }
 
   /** `write`, its duration observed for `sink` when it succeeds. */
@@ -461,4 +502,28 @@ function byDevice(events: readonly CanonicalEvent[]): Map<string, CanonicalEvent
     else groups.set(e.deviceId, [e]);
   }
   return groups;
+}
+
+/**
+ * Whether a table holds a flush's partials, judged per window against the readings stored:
+ * 'in' (rolled up = stored in every window), 'lost' (rolled up = stored − the partials in
+ * every window), 'unclear' otherwise.
+ */
+export function tornState(partials: readonly WindowPartial[], stored: ReadonlyMap<string, number>, rolled: ReadonlyMap<string, number>): 'in' | 'lost' | 'unclear' {
+  const own = new Map<string, number>();
+  for (const p of partials) {
+    const key = `${p.deviceId}|${p.sensorType}|${p.windowStart}`;
+    own.set(key, (own.get(key) ?? 0) + p.readings);
+  }
+  let inCount = 0;
+  let lostCount = 0;
+  for (const [key, readings] of own) {
+    const s = stored.get(key) ?? 0;
+    const r = rolled.get(key) ?? 0;
+    if (r === s) inCount++;
+    else if (r === s - readings) lostCount++;
+  }
+  if (inCount === own.size) return 'in';
+  if (lostCount === own.size) return 'lost';
+  return 'unclear';
 }

@@ -48,6 +48,17 @@ export class ShardHost {
                 }),
             );
           break;
+        case 'store-query':
+          this.store.query(msg.sql, msg.params).then(
+            (rows) => this.post({ type: 'store-reply', id: msg.id, error: null, rows }),
+            (err: unknown) =>
+              this.post({
+                type: 'store-reply',
+                id: msg.id,
+                error: { message: errorMessage(err), code: (err as { code?: string }).code ?? 'SINK_FAILED' },
+              }),
+          );
+          break;
         case 'stats':
           this.latestStats = msg;
           break;

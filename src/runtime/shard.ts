@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { regionDatabase, type Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import type { ObjectStore } from '../sinks/object-store.js';
@@ -58,6 +58,7 @@ export class Shard {
       epoch: deps.epoch,
       consumer: `shard-${deps.shard}`,
       analytics: deps.analytics,
+      database: regionDatabase(config, p.region),
       objects: deps.objects,
       actorOptions: {
         dedupHorizonMs: config.dedup.horizonMs,

@@ -1,19 +1,19 @@
 /**
- * Shard-side AnalyticsStore that forwards inserts to the main thread, which owns the embedded
- * chDB session (one per process). Reads and statements are not served here: queries and
- * commands run in the main thread.
+ * Shard-side AnalyticsStore that forwards inserts and reads to the main thread, which owns the
+ * embedded chDB session (one per process). Statements are not served here: they run in the
+ * main thread.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { SinkError } from '../errors.js';
 import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js';
-import type { StoreInsert, StoreReply } from './messages.js';
+import type { StoreInsert, StoreQuery, StoreReply } from './messages.js';
 
 export class StoreProxy implements AnalyticsStore {
   readonly kind = 'chdb' as const;
   /** What the main thread's chDB store parses fastest (ChdbStore.insertFormat). */
   readonly insertFormat = 'RowBinary' as const;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>();
 
   constructor(
     private readonly port: MessagePort,
@@ -28,7 +28,7 @@ export class StoreProxy implements AnalyticsStore {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (reply.error) waiter.reject(new SinkError('clickhouse', reply.error.message));
-    else waiter.resolve();
+    else waiter.resolve(reply.rows ?? []);
   }
 
   init(): Promise<void> {
@@ -49,22 +49,34 @@ export class StoreProxy implements AnalyticsStore {
       body,
       token,
     };
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        reject(new SinkError('clickhouse', `insert into ${insert.table} not answered within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      const settle = (fn: () => void): void => {
-        clearTimeout(timer);
-        fn();
-      };
-      this.waiting.set(id, { resolve: () => settle(resolve), reject: (err) => settle(() => reject(err)) });
-      this.port.postMessage(msg, [body.buffer]);
-    });
+    return this.ask(msg, `insert into ${insert.table}`, [body.buffer]).then(() => undefined);
   }
 
-  query<T>(): Promise<T[]> {
-    return Promise.reject(new Error('StoreProxy does not serve queries; query in the main thread'));
+  /** A read, run by the main thread's store. */
+  query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    const msg: StoreQuery = { type: 'store-query', id: this.nextId++, sql, params };
+    return this.ask(msg, 'query') as Promise<T[]>;
+  }
+
+  private ask(msg: StoreInsert | StoreQuery, what: string, transfer: ArrayBuffer[] = []): Promise<unknown[]> {
+    const { id } = msg;
+    return new Promise<unknown[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new SinkError('clickhouse', `${what} not answered within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.waiting.set(id, {
+        resolve: (rows) => {
+          clearTimeout(timer);
+          resolve(rows);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      this.port.postMessage(msg, transfer);
+    });
   }
 
   command(): Promise<void> {

@@ -4,7 +4,12 @@
  */
 import type { FlushBatch } from '../actors/types.js';
 
-export type AnalyticsTable = 'events' | 'rollup_1m' | 'rollup_1h';
+/**
+ * Insert targets. `rollup_1m` partials also feed `rollup_1h` (a view); `rollup_1h` takes hour
+ * partials for the hour table alone; `rollup_1m_repair` takes minute partials for the minute
+ * table alone (a re-run flush whose minute partials were lost there: see PartitionProcessor).
+ */
+export type AnalyticsTable = 'events' | 'rollup_1m' | 'rollup_1h' | 'rollup_1m_repair';
 
 /** Insert body formats the encoder writes (batch-encoder.ts). */
 export type InsertFormat = 'TabSeparated' | 'RowBinary';

@@ -116,8 +116,11 @@ function binaryTable<T>(table: AnalyticsTable, items: readonly T[], bytesPerRow:
  * also feed `rollup_1h` inside ClickHouse (see clickhouse-schema.ts), so there is no hour insert.
  */
 export function encodeBatch(batch: FlushBatch, format: InsertFormat = 'TabSeparated'): EncodedInsert[] {
-  if (format === 'RowBinary') {
-    return [...binaryTable('events', batch.rows, 128, writeReadingRow), ...binaryTable('rollup_1m', batch.rollup1m, 96, writeWindowPartial)];
-  }
-  return [...encodeTable('events', batch.rows, encodeReadingRow), ...encodeTable('rollup_1m', batch.rollup1m, encodeWindowPartial)];
+  const events = format === 'RowBinary' ? binaryTable('events', batch.rows, 128, writeReadingRow) : encodeTable('events', batch.rows, encodeReadingRow);
+  return [...events, ...encodePartials('rollup_1m', batch.rollup1m, format)];
+}
+
+/** Partials for one rollup insert target (see AnalyticsTable); nothing for an empty list. */
+export function encodePartials(table: Exclude<AnalyticsTable, 'events'>, partials: readonly WindowPartial[], format: InsertFormat = 'TabSeparated'): EncodedInsert[] {
+  return format === 'RowBinary' ? binaryTable(table, partials, 96, writeWindowPartial) : encodeTable(table, partials, encodeWindowPartial);
 }

@@ -7,7 +7,9 @@
  *                     (Σ weight), sum (Σ value × weight), min, max, weighted t-digest
  *   rollup_*_input    Null tables the encoder inserts partials into; a materialized view
  *                     (rollup_*_weighted_mv) turns each partial's centroids into a t-digest
- *                     state and writes it to rollup_*
+ *                     state and writes it to rollup_*; rollup_1m_input also feeds rollup_1h
+ *   rollup_1m_repair_input
+ *                     feeds rollup_1m alone: partials a torn insert lost there only
  *
  * Databases created before weights existed are upgraded in place: `ADD COLUMN IF NOT EXISTS`
  * (old rollup rows get readings = count, which held while every weight was 1) and the old
@@ -32,6 +34,8 @@ export interface SchemaTtl {
   rollup1hTtlDays: number;
 }
 
+const ROLLUP_INPUT_COLUMNS = ['device_id', 'sensor_type', 'window_start', 'readings', 'count', 'sum', 'min', 'max', 'means', 'weights'];
+
 /** Columns the encoder writes to each insert target, in payload order. */
 export const INSERT_COLUMNS: Readonly<Record<AnalyticsTable, readonly string[]>> = {
   events: [
@@ -51,8 +55,9 @@ export const INSERT_COLUMNS: Readonly<Record<AnalyticsTable, readonly string[]>>
     'partition',
     'stream_id',
   ],
-  rollup_1m: ['device_id', 'sensor_type', 'window_start', 'readings', 'count', 'sum', 'min', 'max', 'means', 'weights'],
-  rollup_1h: ['device_id', 'sensor_type', 'window_start', 'readings', 'count', 'sum', 'min', 'max', 'means', 'weights'],
+  rollup_1m: ROLLUP_INPUT_COLUMNS,
+  rollup_1h: ROLLUP_INPUT_COLUMNS,
+  rollup_1m_repair: ROLLUP_INPUT_COLUMNS,
 };
 
 const ROLLUP_INPUT_TYPES = ['String', 'String', "DateTime('UTC')", 'UInt64', 'UInt64', 'Float64', 'Float64', 'Float64', 'Array(Float64)', 'Array(UInt64)'];
@@ -78,6 +83,7 @@ export const INSERT_TYPES: Readonly<Record<AnalyticsTable, readonly string[]>> =
   ],
   rollup_1m: ROLLUP_INPUT_TYPES,
   rollup_1h: ROLLUP_INPUT_TYPES,
+  rollup_1m_repair: ROLLUP_INPUT_TYPES,
 };
 
 /** `name Type, …` of a table's insert columns (the structure argument of file() / format()). */
@@ -133,6 +139,30 @@ SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
   ];
 }
 
+/** A Null table of minute or hour partials (columns as INSERT_COLUMNS rollups): views read it. */
+function rollupInputTable(db: string, name: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${db}.${name} (
+  device_id String,
+  sensor_type String,
+  window_start DateTime('UTC'),
+  readings UInt64,
+  count UInt64,
+  sum Float64,
+  min Float64,
+  max Float64,
+  means Array(Float64),
+  weights Array(UInt64)
+)
+ENGINE = Null`;
+}
+
+/** The SELECT of a view turning partials (centroids as means and weights) into rollup rows. */
+function partialsToStates(source: string): string {
+  return `SELECT device_id, sensor_type, window_start, readings, count, sum, min, max,
+  arrayReduce('quantilesTDigestWeightedState(${QUANTILE_LEVELS})', means, weights) AS digest
+FROM ${source}`;
+}
+
 function rollupStatements(db: string, table: 'rollup_1m' | 'rollup_1h', ttlDays: number): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS ${db}.${table} (
@@ -152,25 +182,11 @@ ORDER BY (device_id, sensor_type, window_start)
 TTL window_start + INTERVAL ${ttlDays} DAY
 SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
     `ALTER TABLE ${db}.${table} ADD COLUMN IF NOT EXISTS readings SimpleAggregateFunction(sum, UInt64) DEFAULT count AFTER window_start`,
-    `CREATE TABLE IF NOT EXISTS ${db}.${table}_input (
-  device_id String,
-  sensor_type String,
-  window_start DateTime('UTC'),
-  readings UInt64,
-  count UInt64,
-  sum Float64,
-  min Float64,
-  max Float64,
-  means Array(Float64),
-  weights Array(UInt64)
-)
-ENGINE = Null`,
+    rollupInputTable(db, `${table}_input`),
     `ALTER TABLE ${db}.${table}_input ADD COLUMN IF NOT EXISTS readings UInt64 AFTER window_start`,
     `DROP VIEW IF EXISTS ${db}.${table}_mv`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${table}_weighted_mv TO ${db}.${table} AS
-SELECT device_id, sensor_type, window_start, readings, count, sum, min, max,
-  arrayReduce('quantilesTDigestWeightedState(${QUANTILE_LEVELS})', means, weights) AS digest
-FROM ${db}.${table}_input`,
+${partialsToStates(`${db}.${table}_input`)}`,
   ];
 }
 
@@ -200,5 +216,18 @@ export function schemaStatements(database: string, ttl: SchemaTtl): string[] {
     ...rollupStatements(db, 'rollup_1m', assertDays('rollup1mTtlDays', ttl.rollup1mTtlDays)),
     ...rollupStatements(db, 'rollup_1h', assertDays('rollup1hTtlDays', ttl.rollup1hTtlDays)),
     ...hourFromMinuteStatements(db),
+    ...minuteRepairStatements(db),
+  ];
+}
+
+/**
+ * `rollup_1m_repair_input` feeds `rollup_1m` alone (no hour view reads it): for the minute
+ * partials of a re-run flush that landed in `rollup_1h` but not in `rollup_1m`.
+ */
+function minuteRepairStatements(db: string): string[] {
+  return [
+    rollupInputTable(db, 'rollup_1m_repair_input'),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.rollup_1m_repair_mv TO ${db}.rollup_1m AS
+${partialsToStates(`${db}.rollup_1m_repair_input`)}`,
   ];
 }

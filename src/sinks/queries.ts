@@ -233,3 +233,45 @@ export async function tallyRolledUp(store: AnalyticsStore, db: string, from: num
   });
   return rows.map((r) => ({ deviceId: r.device_id, hour: Number(r.hour_s) * 1000, events: 0, readings: Number(r.readings) }));
 }
+
+/** Where windowReadings counts: stored readings (`events`, FINAL) by minute or hour, or a rollup table. */
+export type WindowSource = 'events_1m' | 'events_1h' | 'rollup_1m' | 'rollup_1h';
+
+const WINDOW_SQL: Readonly<Record<WindowSource, string>> = {
+  events_1m: eventsPerWindow('toStartOfMinute'),
+  events_1h: eventsPerWindow('toStartOfHour'),
+  rollup_1m: rolledUpPerWindow('rollup_1m'),
+  rollup_1h: rolledUpPerWindow('rollup_1h'),
+};
+
+function eventsPerWindow(start: 'toStartOfMinute' | 'toStartOfHour'): string {
+  return `SELECT device_id AS d, sensor_type AS s, toUnixTimestamp(${start}(event_time)) AS w, count() AS n
+FROM {db:Identifier}.events FINAL
+WHERE device_id IN {devices:Array(String)}
+  AND event_time >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+  AND event_time < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+GROUP BY d, s, w`;
+}
+
+function rolledUpPerWindow(table: 'rollup_1m' | 'rollup_1h'): string {
+  return `SELECT device_id AS d, sensor_type AS s, toUnixTimestamp(window_start) AS w, sum(readings) AS n
+FROM {db:Identifier}.${table}
+WHERE device_id IN {devices:Array(String)}
+  AND window_start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+  AND window_start < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+GROUP BY d, s, w`;
+}
+
+/**
+ * Readings of `devices` per (device, sensor, window start) in [from, to) epoch ms, keyed
+ * `${device}|${sensor}|${windowStartMs}`: stored in `events`, or rolled up in a rollup table.
+ */
+export async function windowReadings(store: AnalyticsStore, db: string, source: WindowSource, devices: readonly string[], from: number, to: number): Promise<Map<string, number>> {
+  const rows = await store.query<{ d: string; s: string; w: Num; n: Num }>(WINDOW_SQL[source], {
+    db,
+    devices: [...devices],
+    from: assertTime('from', from),
+    to: assertTime('to', to),
+  });
+  return new Map(rows.map((r) => [`${r.d}|${r.s}|${Number(r.w) * 1000}`, Number(r.n)]));
+}

@@ -8,10 +8,10 @@
 
 /**
  * Where a flush can die: before the archive put, before one ClickHouse insert, or after all
- * sinks; or inside the `events` insert, torn: ClickHouse recorded the insert's dedup token but
- * the part with its rows never became active (what a kill -9 between the two leaves).
+ * sinks; or inside the `events` or rollup insert, torn: ClickHouse recorded the insert's dedup
+ * token but the part with its rows never became active (what a kill -9 between the two leaves).
  */
-export type CrashPoint = 'archive' | 'insert-events' | 'insert-rollup_1m' | 'after-sinks' | 'torn-insert-events';
+export type CrashPoint = 'archive' | 'insert-events' | 'insert-rollup_1m' | 'after-sinks' | 'torn-insert-events' | 'torn-insert-rollup_1m';
 
 /** A flush inserts into `events` and `rollup_1m` only: `rollup_1h` is fed by a view of the latter. */
 export const CRASH_POINTS: readonly CrashPoint[] = ['archive', 'insert-events', 'insert-rollup_1m', 'after-sinks'];

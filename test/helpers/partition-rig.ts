@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { regionDatabase, type Config } from '../../src/config.js';
+import type { WindowPartial } from '../../src/actors/types.js';
 import type { CanonicalEvent, ReadingRow } from '../../src/contracts/canonical-event.js';
 import { encodeEvents } from '../../src/contracts/bus-codec.js';
 import { FencedError } from '../../src/errors.js';
@@ -99,14 +100,15 @@ const logger = pino({ level: 'silent' });
 /** The device of the one row a torn `events` insert leaves behind. */
 export const TORN_DEVICE = 'torn-insert-row';
 
-function tornEventsInsert(format: InsertFormat | undefined): EncodedInsert {
+function tornInsert(table: 'events' | 'rollup_1m', format: InsertFormat | undefined): EncodedInsert {
+  const time = Date.now();
   const row: ReadingRow = {
     eventId: '00000000-0000-4000-8000-000000000000',
     readingIndex: 0,
     deviceId: TORN_DEVICE,
     region: 'torn',
-    eventTime: Date.now(),
-    ingestTime: Date.now(),
+    eventTime: time,
+    ingestTime: time,
     sensorType: 'temperature',
     value: 0,
     unit: 'C',
@@ -117,7 +119,9 @@ function tornEventsInsert(format: InsertFormat | undefined): EncodedInsert {
     streamId: '0-1',
     partition: 0,
   };
-  const [insert] = encodeBatch({ rows: [row], rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 }, format);
+  const partial: WindowPartial = { deviceId: TORN_DEVICE, sensorType: 'temperature', windowStart: time - (time % 60_000), readings: 1, count: 1, sum: 0, min: 0, max: 0, digest: [[0, 1]] };
+  const batch = { rows: table === 'events' ? [row] : [], rollup1m: table === 'rollup_1m' ? [partial] : [], accepted: [], duplicates: 0, dropped: [], late: 0 };
+  const [insert] = encodeBatch(batch, format);
   if (!insert) throw new Error('a torn insert needs a row');
   return insert;
 }
@@ -281,10 +285,14 @@ export class PartitionRig {
       kind: store.kind,
       init: (regions) => store.init(regions),
       insert: async (region, insert, token) => {
+        // Torn: the token recorded, but with a part that is not the batch's rows (one stray row).
         if (insert.table === 'events' && gate.isArmed('torn-insert-events')) {
-          // The token recorded, but with a part that is not the batch's rows (one stray row).
-          await store.insert(region, tornEventsInsert(store.insertFormat), token);
+          await store.insert(region, tornInsert('events', store.insertFormat), token);
           await gate.at('torn-insert-events');
+        }
+        if (insert.table === 'rollup_1m' && gate.isArmed('torn-insert-rollup_1m')) {
+          await store.insert(region, tornInsert('rollup_1m', store.insertFormat), token);
+          await gate.at('torn-insert-rollup_1m');
         }
         await gate.at(`insert-${insert.table}` as CrashPoint);
         await store.insert(region, insert, token);
@@ -313,6 +321,7 @@ export class PartitionRig {
       epoch,
       consumer: `owner-${epoch}`,
       analytics,
+      database: this.database,
       objects: archive,
       actorOptions: ACTOR_OPTIONS,
       flushIntervalMs: 100,

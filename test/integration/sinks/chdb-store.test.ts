@@ -96,7 +96,18 @@ describe('ChdbStore', () => {
       'SELECT database, name FROM system.tables WHERE database IN ({a:String}, {b:String}) ORDER BY database, name',
       { a: US, b: EU },
     );
-    const expected = ['events', 'rollup_1h', 'rollup_1h_from_1m_mv', 'rollup_1h_input', 'rollup_1h_weighted_mv', 'rollup_1m', 'rollup_1m_input', 'rollup_1m_weighted_mv'];
+    const expected = [
+      'events',
+      'rollup_1h',
+      'rollup_1h_from_1m_mv',
+      'rollup_1h_input',
+      'rollup_1h_weighted_mv',
+      'rollup_1m',
+      'rollup_1m_input',
+      'rollup_1m_repair_input',
+      'rollup_1m_repair_mv',
+      'rollup_1m_weighted_mv',
+    ];
     expect(tables.filter((t) => t.database === US).map((t) => t.name)).toEqual(expected);
     expect(tables.filter((t) => t.database === EU).map((t) => t.name)).toEqual(expected);
     expect(await store.ping()).toBe(true);
@@ -239,7 +250,7 @@ describe('ChdbStore', () => {
     expect(rolled).toMatchObject({ deviceId: 'old-dev', readings: 3 });
     expect(await count(`SELECT sum(weight) AS n FROM ${db}.events FINAL`)).toBe(1);
     const views = await store.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView' ORDER BY name`, { db });
-    expect(views.map((v) => v.name)).toEqual(['rollup_1h_from_1m_mv', 'rollup_1h_weighted_mv', 'rollup_1m_weighted_mv']);
+    expect(views.map((v) => v.name)).toEqual(['rollup_1h_from_1m_mv', 'rollup_1h_weighted_mv', 'rollup_1m_repair_mv', 'rollup_1m_weighted_mv']);
   });
 
   it('answers queryRollups with the API row shape, windows in order and within [from, to)', async () => {
