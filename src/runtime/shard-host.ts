@@ -36,28 +36,13 @@ export class ShardHost {
           readyResolve();
           break;
         case 'store-insert':
-          this.store
-            .insert(msg.region, { table: msg.table, format: msg.format, rows: msg.rows, body: msg.body }, msg.token)
-            .then(
-              () => this.post({ type: 'store-reply', id: msg.id, error: null }),
-              (err: unknown) =>
-                this.post({
-                  type: 'store-reply',
-                  id: msg.id,
-                  error: { message: errorMessage(err), code: (err as { code?: string }).code ?? 'SINK_FAILED' },
-                }),
-            );
+          this.answer(
+            msg.id,
+            this.store.insert(msg.region, { table: msg.table, format: msg.format, rows: msg.rows, body: msg.body }, msg.token).then(() => undefined),
+          );
           break;
         case 'store-query':
-          this.store.query(msg.sql, msg.params).then(
-            (rows) => this.post({ type: 'store-reply', id: msg.id, error: null, rows }),
-            (err: unknown) =>
-              this.post({
-                type: 'store-reply',
-                id: msg.id,
-                error: { message: errorMessage(err), code: (err as { code?: string }).code ?? 'SINK_FAILED' },
-              }),
-          );
+          this.answer(msg.id, this.store.query(msg.sql, msg.params));
           break;
         case 'stats':
           this.latestStats = msg;
@@ -88,6 +73,15 @@ export class ShardHost {
 
   ready(): Promise<void> {
     return this.readyPromise;
+  }
+
+  /** Reply to a store request with its rows (none for an insert) or its error. */
+  private answer(id: number, request: Promise<unknown[] | undefined>): void {
+    request.then(
+      (rows) => this.post(rows === undefined ? { type: 'store-reply', id, error: null } : { type: 'store-reply', id, error: null, rows }),
+      (err: unknown) =>
+        this.post({ type: 'store-reply', id, error: { message: errorMessage(err), code: (err as { code?: string }).code ?? 'SINK_FAILED' } }),
+    );
   }
 
   private post(msg: MainToShard): void {
