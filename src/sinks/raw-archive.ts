@@ -91,7 +91,11 @@ export function eventDate(epochMs: number): string {
  */
 function columns(rows: readonly ReadingRow[]): ColumnSource[] {
   const n = rows.length;
-  const eventId = new Array<string>(n);
+  const eventId = new Array<Uint8Array>(n);
+  // Event ids as UTF-8 views into one buffer: the writer would otherwise encode each id on its
+  // own (a TextEncoder call and an allocation per row, for a column with no repeats).
+  const idBytes = Buffer.allocUnsafe(rows.reduce((total, r) => total + Buffer.byteLength(r.eventId), 0));
+  let idAt = 0;
   const readingIndex = new Array<number>(n);
   const deviceId = new Array<string>(n);
   const region = new Array<string>(n);
@@ -108,7 +112,9 @@ function columns(rows: readonly ReadingRow[]): ColumnSource[] {
   const streamId = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const r = rows[i] as ReadingRow;
-    eventId[i] = r.eventId;
+    const idLength = idBytes.write(r.eventId, idAt);
+    eventId[i] = idBytes.subarray(idAt, idAt + idLength);
+    idAt += idLength;
     readingIndex[i] = r.readingIndex;
     deviceId[i] = r.deviceId;
     region[i] = r.region;
