@@ -387,8 +387,13 @@ export class PartitionProcessor {
     const { analytics, database } = this.deps;
     const hours = minutes.map((p) => ({ ...p, windowStart: Math.floor(p.windowStart / HOUR_MS) * HOUR_MS }));
     const devices = [...new Set(minutes.map((p) => p.deviceId))];
-    const from = Math.min(...hours.map((p) => p.windowStart));
-    const to = Math.max(...hours.map((p) => p.windowStart)) + HOUR_MS;
+    // A loop, not Math.min(...): a large re-run holds more partials than a call takes arguments.
+    let from = Number.POSITIVE_INFINITY;
+    let to = Number.NEGATIVE_INFINITY;
+    for (const p of hours) {
+      from = Math.min(from, p.windowStart);
+      to = Math.max(to, p.windowStart + HOUR_MS);
+    }
     const read = (source: WindowSource): Promise<Map<string, number>> => windowReadings(analytics, database, source, devices, from, to);
     const [stored1m, stored1h, rolled1m, rolled1h] = await Promise.all([read('events_1m'), read('events_1h'), read('rollup_1m'), read('rollup_1h')]);
     const minute = tornState(minutes, stored1m, rolled1m);
