@@ -7,6 +7,6 @@
  * events/s offered: spool writes of 20 MB waiting up to 650 ms). An explicit
  * UV_THREADPOOL_SIZE in the environment wins.
  */
-export const THREADPOOL_SIZE = 16;
+const THREADPOOL_SIZE = 16;
 
 process.env['UV_THREADPOOL_SIZE'] ??= String(THREADPOOL_SIZE);

@@ -6,8 +6,8 @@
  *
  * One hash per partition and event hour. Fields of `dupes`: `<device_id>|e` (events) and
  * `<device_id>|r` (readings). Fields of `accepted`: `<device_id>|a`, events × 2^32 + readings
- * in one integer (one HINCRBY a device per bus entry instead of two: the gateway writes these
- * for every entry, and building and applying them was the main thread's third cost), and
+ * in one integer (one field and one HINCRBY a device per bus entry instead of two: the gateway
+ * writes these with every entry), and
  * `<device_id>|s` (readings the gateway sampled away under backpressure, acked but never on the
  * bus). Hashes written before `|a` existed hold `|e` and `|r` there too; both read the same.
  * Readings of one device in one hour stay far below 2^32 (64 a event, 67 M events), so the
@@ -21,6 +21,7 @@ export const HOUR_MS = 3_600_000;
 export const COUNTER_TTL_S = 9 * 24 * 3600;
 /** Readings take the low 32 bits of an `|a` counter, events the bits above. */
 const PACK = 2 ** 32;
+const PACK_BIG = BigInt(PACK);
 
 export interface HourCounts {
   /** Hour start, epoch ms. */
@@ -40,9 +41,8 @@ export interface CountedReadings {
 type Tally = [events: number, readings: number, sampled: number];
 
 /**
- * Count events and readings per (event hour, device), and readings sampled out (`|s`).
- * Hot path (every bus append): tallies per device first, so each field name is built once per
- * (hour, device), not once per event.
+ * Count events and readings per (event hour, device) as `|e` and `|r` fields, and readings
+ * sampled out (`|s`): the shard's duplicate counters.
  */
 export function countByHour(events: Iterable<CountedReadings>, sampledOut: Iterable<CountedReadings> = []): HourCounts[] {
   return tallyByHour(events, (e) => e.readings, sampledOut, false);
@@ -56,6 +56,10 @@ export function countEvents(events: readonly CanonicalEvent[], sampledOut: reado
   return tallyByHour(events, (e) => e.readings.length, sampledOut, true);
 }
 
+/**
+ * Hot path (every bus append): tallies per device first, so each field name is built once per
+ * (hour, device), not once per event.
+ */
 function tallyByHour<T extends { deviceId: string; eventTime: number }>(
   events: Iterable<T>,
   readingsOf: (e: T) => number,
@@ -132,8 +136,8 @@ export function parseCounterHash(hash: Record<string, string>): Map<string, Devi
     if (kind === 'a') {
       // Past 2^53 (8 M events of one device in one hour) a Number would round: split exactly.
       const packed = BigInt(value);
-      entry.events += Number(packed / BigInt(PACK));
-      entry.readings += Number(packed % BigInt(PACK));
+      entry.events += Number(packed / PACK_BIG);
+      entry.readings += Number(packed % PACK_BIG);
     } else if (kind === 'e') entry.events += Number(value);
     else if (kind === 's') entry.sampledOut += Number(value);
     else entry.readings += Number(value);
