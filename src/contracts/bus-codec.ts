@@ -25,6 +25,8 @@ import { UnrecoverableError } from '../errors.js';
 import type { CanonicalEvent, Reading } from './canonical-event.js';
 
 export const BUS_FORMAT_VERSION = 2;
+/** The most events the gateway puts in one stream entry (readers size their reads by it). */
+export const MAX_EVENTS_PER_ENTRY = 2000;
 /** The format before readings carried weights: always 9 fields an event. */
 const UNWEIGHTED_FORMAT_VERSION = 1;
 const EVENT_FIELDS = 9;

@@ -10,7 +10,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
-import { encodeEvents } from '../contracts/bus-codec.js';
+import { MAX_EVENTS_PER_ENTRY, encodeEvents } from '../contracts/bus-codec.js';
 import type { Rejection } from '../contracts/frame.js';
 import { RetryableError, errorMessage } from '../errors.js';
 import { COUNTER_TTL_S, counterArgs, countEvents, type CountedReadings } from '../runtime/audit-counters.js';
@@ -25,7 +25,7 @@ export interface BusAppenderOptions {
   regions: readonly string[];
   /** How long appends are coalesced, ms; 0 = until the next setImmediate. */
   lingerMs: number;
-  /** A stream entry holds at most this many events. Default 2000. */
+  /** A stream entry holds at most this many events. Default MAX_EVENTS_PER_ENTRY (2000). */
   maxEventsPerEntry?: number;
   /** A pipeline that has not answered after this long fails its callers, ms. Default 5000. */
   timeoutMs?: number;
@@ -73,7 +73,7 @@ export class BusAppender {
 
   constructor(private readonly options: BusAppenderOptions) {
     defineScripts(options.redis);
-    this.maxPerEntry = options.maxEventsPerEntry ?? 2000;
+    this.maxPerEntry = Math.min(options.maxEventsPerEntry ?? MAX_EVENTS_PER_ENTRY, MAX_EVENTS_PER_ENTRY);
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.dlqMaxLen = options.dlqMaxLen ?? 100_000;
     this.clock = options.clock ?? Date.now;

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { DropoutTracker, type Dropout } from '../actors/dropout-tracker.js';
 import { PartitionActors } from '../actors/partition-actors.js';
 import type { ActorOptions, FlushBatch, WindowPartial } from '../actors/types.js';
-import { decodeEvents, encodeEvents } from '../contracts/bus-codec.js';
+import { MAX_EVENTS_PER_ENTRY, decodeEvents, encodeEvents } from '../contracts/bus-codec.js';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
 import { cidsOf, deviceField, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
@@ -118,6 +118,14 @@ export class PartitionProcessor {
   private readonly applied = new Map<string, Set<string>>();
   /** No reading before this time (backoff after a failed entry). */
   private retryAt = 0;
+  /**
+   * Events per bus entry, as read lately: sizes each read so that what is held stays near
+   * flush.maxEvents. Starts at the most an entry can hold; rises at once to a bigger read,
+   * decays towards smaller ones.
+   */
+  private eventsPerEntry = MAX_EVENTS_PER_ENTRY;
+  /** Events decoded from bus entries since start (for eventsPerEntry). */
+  private decodedEvents = 0;
 
   constructor(private readonly deps: PartitionProcessorDeps) {
     this.region = deps.region;
@@ -182,14 +190,26 @@ export class PartitionProcessor {
     this.lastFlushAt = this.clock();
   }
 
-  /** Read and apply new entries; returns how many were read. */
+  /**
+   * Read and apply new entries, at most `count`; returns how many were read.
+   *
+   * What a partition holds is bounded by events, not entries: an entry carries 1 to
+   * MAX_EVENTS_PER_ENTRY events (the gateway coalesces more per entry the busier it is), so
+   * under a backlog `count` entries could be hundreds of thousands of events. A read asks for
+   * as many entries as the room left below flush.maxEvents takes at the recent events per
+   * entry (at least one), and none once the batch is full: it is flushed first, or waits
+   * behind the flush that runs. A batch thus overshoots maxEvents by less than one read's
+   * misjudgement, and a partition holds about two batches at most (the one flushing and the next).
+   */
   async poll(count: number): Promise<number> {
     if (this.fenced || this.moved || this.stopping || this.clock() < this.retryAt) return 0;
-    // Hold reading while a slow flush already has a full batch waiting behind it.
-    if (this.flushing && this.actors.pendingEvents() >= this.deps.maxEvents) return 0;
+    const room = this.deps.maxEvents - this.actors.pendingEvents();
+    if (room <= 0) return 0;
+    const budget = Math.max(1, Math.min(count, Math.ceil(room / this.eventsPerEntry)));
+    const decodedBefore = this.decodedEvents;
     let entries: StreamEntry[];
     try {
-      entries = await this.checkpoint.read(count, this.readPosition);
+      entries = await this.checkpoint.read(budget, this.readPosition);
     } catch (err) {
       this.onError(err, 'read');
       return 0;
@@ -214,6 +234,10 @@ export class PartitionProcessor {
       this.unflushedTo = id;
     }
     if (stale.length) await this.checkpoint.ack(stale).catch((err) => this.onError(err, 'ack'));
+    if (entries.length > 0) {
+      const perEntry = Math.max(1, (this.decodedEvents - decodedBefore) / entries.length);
+      this.eventsPerEntry = perEntry >= this.eventsPerEntry ? perEntry : 0.8 * this.eventsPerEntry + 0.2 * perEntry;
+    }
     return entries.length;
   }
 
@@ -230,6 +254,7 @@ export class PartitionProcessor {
     try {
       if (!payload) throw new UnrecoverableError('ENTRY_UNDECODABLE', `entry ${id} has no payload field`);
       events = decodeEvents(payload);
+      this.decodedEvents += events.length;
     } catch (err) {
       if (!(err instanceof UnrecoverableError)) throw err;
       await this.deadLetter({ region: this.region, entryId: id, fields, error: err, attempts: 1, devices: [] });
@@ -285,6 +310,11 @@ export class PartitionProcessor {
     const devices = poison.devices.map((d) => deviceField(this.pseudonyms, d));
     this.log.error({ entry: poison.entryId, attempts: poison.attempts, devices, cids, err: poison.error.message }, 'bus input moved to the DLQ');
     await this.deps.onPoison?.(poison);
+  }
+
+  /** The batch holds flush.maxEvents events: reading waits until it is flushed (false once fenced). */
+  get isFull(): boolean {
+    return !this.fenced && !this.moved && this.actors.pendingEvents() >= this.deps.maxEvents;
   }
 
   shouldFlush(now: number): boolean {

@@ -127,7 +127,10 @@ export class Shard {
     );
   }
 
-  /** Drain: read until the streams are empty or `deadlineMs` passes, then flush everything. */
+  /**
+   * Drain: read until the streams are empty or `deadlineMs` passes, flushing each full batch
+   * on the way (a partition never holds more than a batch), then flush everything.
+   */
   async stop(flush: boolean, deadlineMs = 15_000): Promise<void> {
     this.running = false;
     await this.loopDone;
@@ -135,7 +138,10 @@ export class Shard {
       const deadline = this.clock() + deadlineMs;
       for (;;) {
         const counts = await Promise.all(this.processors.map((p) => p.poll(this.deps.config.flush.readCount)));
-        if (counts.every((n) => n === 0) || this.clock() > deadline) break;
+        const full = this.processors.filter((p) => p.isFull);
+        if (full.length > 0) await Promise.all(full.map((p) => p.flush()));
+        else if (counts.every((n) => n === 0)) break;
+        if (this.clock() > deadline) break;
       }
     }
     await Promise.all(this.processors.map((p) => p.stop(flush)));

@@ -138,6 +138,8 @@ export class PartitionRig {
   constructor(
     private readonly services: RuntimeServices,
     run: number,
+    /** flush.maxEvents of every owner. */
+    private readonly maxEvents = 20_000,
   ) {
     this.region = `run-${run}`;
     this.keys = new Keys(`mbt-${process.pid}-${run}`);
@@ -253,6 +255,11 @@ export class PartitionRig {
     }
   }
 
+  /** Events the current owner has read and not yet handed to a flush. */
+  pendingEvents(): number {
+    return this.current().processor.status().pendingEvents;
+  }
+
   async checkpoint(): Promise<Checkpoint> {
     const h = await this.services.redis.redis.hgetall(this.keys.partition(this.region, this.partition).checkpoint);
     return {
@@ -325,7 +332,7 @@ export class PartitionRig {
       objects: archive,
       actorOptions: ACTOR_OPTIONS,
       flushIntervalMs: 100,
-      maxEvents: 20_000,
+      maxEvents: this.maxEvents,
       logger,
       metrics: new ShardMetrics(),
       hooks: { afterSinks: () => gate.at('after-sinks') },
