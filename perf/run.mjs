@@ -54,6 +54,8 @@ const HELP = `npm run perf -- [options]
   --keep               keep Shoal's temp data dir
   --shoal-config FILE  YAML appended to the harness's shoal.config.yaml (e.g. partitions, flush:)
   --cpu-prof DIR       run Shoal under node --cpu-prof: one .cpuprofile per thread in DIR
+  --node-args "ARGS"   more Node/V8 options for Shoal (e.g. "--trace-gc"); its stdout then
+                       goes to the harness's stderr
 `;
 
 const { values: args } = parseArgs({
@@ -86,6 +88,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     'shoal-config': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'node-args': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -132,6 +135,7 @@ function options() {
     keep: args.keep,
     shoalConfig: args['shoal-config'] ?? null,
     cpuProfDir: args['cpu-prof'] ?? null,
+    nodeArgs: (args['node-args'] ?? '').split(/\s+/).filter(Boolean),
     generatorDrainSec: profile.generatorDrainSec,
     shoalDrainSec: profile.shoalDrainSec,
     ramp: profile.ramp
@@ -251,7 +255,7 @@ async function main() {
     process.exit(130);
   });
   try {
-    shoal = await startShoal({ dataDir, configFile, shards: o.shards, log, cpuProfDir: o.cpuProfDir });
+    shoal = await startShoal({ dataDir, configFile, shards: o.shards, log, cpuProfDir: o.cpuProfDir, nodeArgs: o.nodeArgs });
     const startupSec = (performance.now() - started) / 1000;
     const probeId = { deviceId: 'perf-probe-000', region: regions[0] };
     const tokens = await issueTokens({ authMode: auth.mode, dataDir, regions, generators: o.generators, probe: probeId });

@@ -35,11 +35,14 @@ export function writeConfig(dataDir, { authMode, logLevel = 'warn', extraFile = 
 
 /**
  * Start Shoal; resolves once it printed its URLs. `cpuProfDir`: run it under `node --cpu-prof`.
+ * `extraNodeArgs`: more Node/V8 options (what they print on stdout, e.g. --trace-gc, is
+ * forwarded to stderr).
  * @returns {Promise<{ proc, pid, redisPid, urls: {ingest, ops}, stop: () => Promise<number|null> }>}
  */
-export async function startShoal({ dataDir, configFile, shards, log, cpuProfDir = null }) {
+export async function startShoal({ dataDir, configFile, shards, log, cpuProfDir = null, nodeArgs: extraNodeArgs = [] }) {
   // --cpu-prof profiles every thread (main and shard workers), each to its own file.
   const nodeArgs = cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`];
+  nodeArgs.push(...extraNodeArgs);
   const proc = spawn(
     process.execPath,
     [...nodeArgs, CLI, 'start', '--config', configFile, '--data-dir', dataDir, '--ingest-port', '0', '--ops-port', '0', '--shards', String(shards)],
@@ -53,10 +56,15 @@ export async function startShoal({ dataDir, configFile, shards, log, cpuProfDir 
   const urls = await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (d) => {
+      if (extraNodeArgs.length > 0) process.stderr.write(d);
+      if (out === null) return;
       out += d;
       const ingest = /shoal ingest (\S+)/.exec(out)?.[1];
       const ops = /shoal ops (\S+)/.exec(out)?.[1];
-      if (ingest && ops) resolve({ ingest, ops });
+      if (ingest && ops) {
+        out = null;
+        resolve({ ingest, ops });
+      }
     });
     proc.once('exit', (code) => reject(new Error(`shoal exited ${code} before it was ready:\n${stderrTail}`)));
   });
