@@ -21,7 +21,15 @@ function flushAll(): void {
   flushScheduled = false;
   const sessions = [...toFlush];
   toFlush.clear();
-  for (const session of sessions) session.flush();
+  for (const session of sessions) {
+    // A socket uWS already closed throws on access: that session is done, the others still
+    // get their acks (and the throw must not escape a setImmediate callback).
+    try {
+      session.flush();
+    } catch {
+      session.closed = true;
+    }
+  }
 }
 
 export class WsSession {
