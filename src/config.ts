@@ -126,13 +126,7 @@ const schema = z.strictObject({
     .strictObject({
       /** How often a shard flushes to the sinks and checkpoints, ms. Default 1000. */
       intervalMs: z.number().int().min(10).optional(),
-      /**
-       * Flush early once a partition holds this many unflushed events; reading also waits
-       * while a batch this big is behind a running flush. Default 80000: a partition must
-       * absorb its rate for as long as a slow flush takes, or it stops reading and the lag
-       * grows (at 50k events/s offered, 20000 acked 42–45k/s, 80000 49.6k/s; see
-       * docs/ARCHITECTURE.md).
-       */
+      /** Flush early once a partition holds this many unflushed events. Default 20000. */
       maxEvents: positiveInt.optional(),
       /** Entries read per XREADGROUP call. Default 256. */
       readCount: positiveInt.optional(),
@@ -425,7 +419,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
     },
     flush: {
       intervalMs: user.flush?.intervalMs ?? 1000,
-      maxEvents: user.flush?.maxEvents ?? 80_000,
+      maxEvents: user.flush?.maxEvents ?? 20_000,
       readCount: user.flush?.readCount ?? 256,
     },
     backpressure: { softLagMs, hardLagMs, checkIntervalMs: user.backpressure?.checkIntervalMs ?? 500 },
