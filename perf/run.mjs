@@ -54,7 +54,7 @@ const HELP = `npm run perf -- [options]
   --keep               keep Shoal's temp data dir
   --shoal-config FILE  YAML appended to the harness's shoal.config.yaml (e.g. partitions, flush:)
   --cpu-prof DIR       run Shoal under node --cpu-prof: one .cpuprofile per thread in DIR
-  --node-args "ARGS"   more Node/V8 options for Shoal (e.g. "--trace-gc"); its stdout then
+  --node-args=ARGS     more Node/V8 options for Shoal (e.g. --node-args="--trace-gc"); its stdout then
                        goes to the harness's stderr
 `;
 
