@@ -2,7 +2,7 @@
  * The worker-thread protocol: every message between the main thread and a shard thread.
  *
  *   main → shard   ShardInit (workerData), StopShard, StoreReply
- *   shard → main   ShardReady, StoreInsert, StoreQuery, ShardStats, ShardStopped, ShardFatal
+ *   shard → main   ShardReady, StoreInsert, StoreArchive, StoreQuery, ShardStats, ShardStopped, ShardFatal
  *
  * chDB binds one data directory per process and must live in one thread, so with the
  * embedded store a shard sends its encoded inserts to the main thread (StoreInsert, the body
@@ -56,6 +56,16 @@ export interface StoreInsert {
   token: string;
 }
 
+/** Encode a flush's archive from its events insert (AnalyticsStore.archiveParquet); the
+ *  reply's rows are the objects' bodies (Uint8Array), one per day. */
+export interface StoreArchive {
+  type: 'store-archive';
+  id: number;
+  body: Uint8Array;
+  rows: number;
+  days: number[];
+}
+
 export interface StoreQuery {
   type: 'store-query';
   id: number;
@@ -95,4 +105,4 @@ export interface ShardFatal {
   message: string;
 }
 
-export type ShardToMain = ShardReady | StoreInsert | StoreQuery | ShardStats | ShardStopped | ShardFatal;
+export type ShardToMain = ShardReady | StoreInsert | StoreArchive | StoreQuery | ShardStats | ShardStopped | ShardFatal;

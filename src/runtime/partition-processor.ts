@@ -20,14 +20,14 @@ import { DropoutTracker, type Dropout } from '../actors/dropout-tracker.js';
 import { PartitionActors } from '../actors/partition-actors.js';
 import type { ActorOptions, FlushBatch, WindowPartial } from '../actors/types.js';
 import { MAX_EVENTS_PER_ENTRY, decodeEvents, encodeEvents } from '../contracts/bus-codec.js';
-import type { CanonicalEvent } from '../contracts/canonical-event.js';
+import type { CanonicalEvent, ReadingRow } from '../contracts/canonical-event.js';
 import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
 import { cidsOf, deviceField, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
-import type { AnalyticsStore } from '../sinks/analytics-store.js';
+import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js';
 import { encodeBatch, encodePartials } from '../sinks/batch-encoder.js';
 import { windowReadings, type WindowSource } from '../sinks/queries.js';
 import type { ObjectStore } from '../sinks/object-store.js';
-import { archiveObjects } from '../sinks/raw-archive.js';
+import { archiveObjects, archiveObjectsEncodedBy, type ArchiveObject } from '../sinks/raw-archive.js';
 import type { Redis } from 'ioredis';
 import { HOUR_MS, countByHour } from './audit-counters.js';
 import { CheckpointStore, type StreamEntry } from './checkpoint-store.js';
@@ -357,18 +357,24 @@ export class PartitionProcessor {
    */
   private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[], cids: ReadonlySet<string>, rerun = false): Promise<void> {
     const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat) : [];
-    const objects = batch.rows.length > 0 ? archiveObjects(this.region, this.partition, from, to, batch.rows) : [];
+    // Encoded once, on the first attempt that gets that far (a failed encoding is tried again).
+    let objects: Promise<ArchiveObject[]> | null = null;
+    const archive = (): Promise<ArchiveObject[]> =>
+      (objects ??= this.archive(from, to, batch.rows, inserts).catch((err: unknown) => {
+        objects = null;
+        throw err;
+      }));
     const tokenBase = `${this.region}/${this.partition}/${from}/${to}`;
     const tokenOf = (table: string): string => (rerun && table === 'events' ? `${tokenBase}/events/rerun-${this.deps.epoch}` : `${tokenBase}/${table}`);
     for (let attempt = 1; ; attempt++) {
       try {
-        if (inserts.length > 0 || objects.length > 0) {
+        if (inserts.length > 0 || batch.rows.length > 0) {
           await this.checkpoint.intent(from, to);
           // Both sinks at once: the commit waits for both, and each write is idempotent (same
           // object names and bytes, same insert tokens), so their order does not matter. Both
           // settle before a failure is thrown, so a retry never overlaps a write still running.
           const written = await Promise.allSettled([
-            this.timed('object-store', Promise.all(objects.map((o) => this.deps.objects.put(o.key, o.body)))),
+            this.timed('object-store', archive().then((list) => Promise.all(list.map((o) => this.deps.objects.put(o.key, o.body))))),
             this.timed('clickhouse', Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, tokenOf(ins.table))))),
           ]);
           for (const w of written) if (w.status === 'rejected') throw w.reason;
@@ -399,6 +405,21 @@ export class PartitionProcessor {
         await new Promise((r) => setTimeout(r, backoff));
       }
     }
+  }
+
+  /**
+   * The flush's archive objects. The embedded store encodes them from the events insert with
+   * ClickHouse's Parquet writer (in the main thread's chDB, off this thread); other stores
+   * leave it to hyparquet-writer here. Same keys, rows and schema either way (raw-archive.ts).
+   */
+  private async archive(from: string, to: string, rows: readonly ReadingRow[], inserts: readonly EncodedInsert[]): Promise<ArchiveObject[]> {
+    if (rows.length === 0) return [];
+    const { analytics } = this.deps;
+    const events = inserts.find((ins) => ins.table === 'events');
+    if (analytics.archiveParquet && events?.format === 'RowBinary') {
+      return archiveObjectsEncodedBy(this.region, this.partition, from, to, rows, (days) => analytics.archiveParquet!(events, days));
+    }
+    return archiveObjects(this.region, this.partition, from, to, rows);
   }
 
   /**

@@ -41,6 +41,15 @@ export class ShardHost {
             this.store.insert(msg.region, { table: msg.table, format: msg.format, rows: msg.rows, body: msg.body }, msg.token).then(() => undefined),
           );
           break;
+        case 'store-archive': {
+          const store = this.store;
+          const insert = { table: 'events' as const, format: 'RowBinary' as const, rows: msg.rows, body: msg.body };
+          this.answer(
+            msg.id,
+            store.archiveParquet ? store.archiveParquet(insert, msg.days) : Promise.reject(new Error(`the ${store.kind} store does not encode archives`)),
+          );
+          break;
+        }
         case 'store-query':
           this.answer(msg.id, this.store.query(msg.sql, msg.params));
           break;

@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { SinkError } from '../errors.js';
 import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js';
-import type { StoreInsert, StoreQuery, StoreReply } from './messages.js';
+import type { StoreArchive, StoreInsert, StoreQuery, StoreReply } from './messages.js';
 
 export class StoreProxy implements AnalyticsStore {
   readonly kind = 'chdb' as const;
@@ -52,13 +52,20 @@ export class StoreProxy implements AnalyticsStore {
     return this.ask(msg, `insert into ${insert.table}`, [body.buffer]).then(() => undefined);
   }
 
+  /** The flush's archive, encoded by the main thread's chDB store (ChdbStore.archiveParquet). */
+  archiveParquet(insert: EncodedInsert, days: readonly number[]): Promise<Uint8Array[]> {
+    const body = new Uint8Array(insert.body);
+    const msg: StoreArchive = { type: 'store-archive', id: this.nextId++, body, rows: insert.rows, days: [...days] };
+    return this.ask(msg, 'archive encoding', [body.buffer]) as Promise<Uint8Array[]>;
+  }
+
   /** A read, run by the main thread's store. */
   query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
     const msg: StoreQuery = { type: 'store-query', id: this.nextId++, sql, params };
     return this.ask(msg, 'query') as Promise<T[]>;
   }
 
-  private ask(msg: StoreInsert | StoreQuery, what: string, transfer: ArrayBuffer[] = []): Promise<unknown[]> {
+  private ask(msg: StoreInsert | StoreArchive | StoreQuery, what: string, transfer: ArrayBuffer[] = []): Promise<unknown[]> {
     const { id } = msg;
     return new Promise<unknown[]>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -43,6 +43,14 @@ export interface AnalyticsStore {
    * or reject.
    */
   command?(sql: string): Promise<void>;
+  /**
+   * Optional: the raw archive of an events insert (RowBinary, INSERT_COLUMNS.events) as
+   * Parquet, one object per UTC day of `days` (epoch day numbers, ascending), each holding
+   * that day's rows in insert order, in the archive's schema (raw-archive.ts). The embedded
+   * store has ClickHouse's own Parquet writer do it; without this method a flush encodes its
+   * archive in JavaScript.
+   */
+  archiveParquet?(insert: EncodedInsert, days: readonly number[]): Promise<Uint8Array[]>;
   /** True when the store answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

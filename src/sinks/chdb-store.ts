@@ -23,12 +23,31 @@ import { regionDatabase } from '../config.js';
 import { SinkError, errorMessage } from '../errors.js';
 import type { AnalyticsStore, EncodedInsert } from './analytics-store.js';
 import { INSERT_COLUMNS, insertStructure, insertTarget, schemaStatements } from './clickhouse-schema.js';
+import { DAY_MS } from './raw-archive.js';
 import { parseJsonEachRow } from './json-each-row.js';
 
 const SINK = 'chdb';
 
 /** The directory of the session open in this process, if any. */
 let openDir: string | null = null;
+
+/**
+ * The archive's columns (raw-archive.ts) from the events insert's: ids as text, small
+ * integers as INT32, seq as a nullable INT64, times as millisecond timestamps.
+ */
+const ARCHIVE_COLUMNS = `toString(event_id) AS event_id, toInt32(reading_index) AS reading_index, device_id, region,
+  event_time, ingest_time, sensor_type, value, toInt32(weight) AS weight, unit, firmware_version,
+  toInt32(schema_version) AS schema_version, toInt64(seq) AS seq, toInt32(partition) AS partition, stream_id`;
+
+/**
+ * One thread (rows stay in insert order), Brotli (what the archive reader decompresses),
+ * strings annotated as UTF-8, one row group, and no bloom filters or page indexes: an object
+ * holds one partition's flush of one day, read whole (they cost 20 % more CPU and 9 % more
+ * bytes, measured).
+ */
+const ARCHIVE_SETTINGS = `max_threads = 1, output_format_parquet_compression_method = 'brotli',
+  output_format_parquet_string_as_string = 1, output_format_parquet_row_group_size = 1000000,
+  output_format_parquet_write_bloom_filter = 0, output_format_parquet_write_page_index = 0`;
 
 /** A ClickHouse string literal. */
 function sqlString(value: string): string {
@@ -80,14 +99,46 @@ export class ChdbStore implements AnalyticsStore {
     const file = join(this.spoolDir(), `${process.pid}-${++this.spooled}.rowbinary`);
     const sql =
       `INSERT INTO ${table} (${INSERT_COLUMNS[insert.table].join(', ')}) ` +
-      `SETTINGS insert_deduplication_token = ${sqlString(token)}, async_insert = 0 ` +
+      `SETTINGS insert_deduplication_token = ${sqlString(token)}, async_insert = 0, optimize_on_insert = 0 ` +
       `SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(insertStructure(insert.table))})`;
     try {
       await writeFile(file, insert.body);
       // A synchronous insert: visible when the promise settles, deduplicated by its token.
+      // optimize_on_insert = 0: rows of one key in one insert are not collapsed (events) or
+      // merged (rollups) at insert time; every read is FINAL or aggregates anyway, and merges
+      // do it later. ~7 % less chDB CPU per event (isolated benchmark, 8 runs each).
       await session.queryAsync(sql, { format: 'TabSeparated' });
     } catch (err) {
       throw new SinkError(SINK, `insert into ${table} failed: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  /**
+   * The raw archive of an events insert, one Parquet object per day of `days` (see
+   * AnalyticsStore.archiveParquet), written by ClickHouse from the spooled RowBinary body.
+   */
+  async archiveParquet(insert: EncodedInsert, days: readonly number[]): Promise<Uint8Array[]> {
+    if (insert.table !== 'events' || insert.format !== 'RowBinary') {
+      throw new SinkError(SINK, `the archive is encoded from a RowBinary events insert, got ${insert.format} ${insert.table}`);
+    }
+    for (const day of days) if (!Number.isSafeInteger(day)) throw new SinkError(SINK, `not a day number: ${day}`);
+    const session = await this.open();
+    const file = join(this.spoolDir(), `${process.pid}-${++this.spooled}.rowbinary`);
+    const source = `file(${sqlString(file)}, 'RowBinary', ${sqlString(insertStructure('events'))})`;
+    try {
+      await writeFile(file, insert.body);
+      const bodies: Uint8Array[] = [];
+      for (const day of days) {
+        // A flush spans one day but around midnight (or with late events): split by day.
+        const where = days.length > 1 ? `WHERE intDiv(toUnixTimestamp64Milli(event_time), ${DAY_MS}) = ${day}` : '';
+        const result = await session.queryAsync(`SELECT ${ARCHIVE_COLUMNS} FROM ${source} ${where} SETTINGS ${ARCHIVE_SETTINGS}`, { format: 'Parquet' });
+        bodies.push(result.bytes());
+      }
+      return bodies;
+    } catch (err) {
+      throw new SinkError(SINK, `encoding the archive failed: ${errorMessage(err)}`, { cause: err });
     } finally {
       await rm(file, { force: true });
     }
