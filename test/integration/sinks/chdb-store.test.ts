@@ -369,6 +369,20 @@ describe('ChdbStore', () => {
     await expect(store.archiveParquet({ ...events!, format: 'TabSeparated' }, [1])).rejects.toBeInstanceOf(SinkError);
   });
 
+  it('runs an insert while another statement is still running (several connections)', async () => {
+    // With one connection chDB runs statements one at a time: the insert would wait for the
+    // slow statement, and `slow` would have settled by the time the insert returns.
+    let slowSettled = false;
+    const slow = store.command('SELECT sleepEachRow(0.5) FROM numbers(4) FORMAT Null').finally(() => {
+      slowSettled = true;
+    });
+    const t = Date.UTC(2026, 10, 27, 11);
+    await insertBatch('us-east', batchOf([row('parallel-dev', t, 'temp', 1)]), 'parallel/1');
+    expect(slowSettled).toBe(false);
+    await expect(count(`SELECT count() AS n FROM ${US}.events WHERE device_id = 'parallel-dev'`)).resolves.toBe(1);
+    await slow;
+  });
+
   it('surfaces ClickHouse errors as SinkError with the cause', async () => {
     const err = await store.query('SELECT * FROM no_such_db.no_such_table').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SinkError);
