@@ -34,6 +34,10 @@ export interface DropoutTrackerOptions {
 export const MIN_INTERVAL_MS = 100;
 
 interface DeviceState {
+  deviceId: string;
+  /** Neighbours in order of last observation (see DropoutTracker.oldest). */
+  older: DeviceState | null;
+  newer: DeviceState | null;
   /** Bus time of the latest arrival (ms). */
   lastSeen: number;
   /** Newest event time seen (ms): older events are resends and teach no interval. */
@@ -51,8 +55,14 @@ export class DropoutTracker {
   private readonly maxDevices: number;
   private readonly forgetAfterMs: number;
   private readonly alpha: number;
-  /** In order of last observation: the first entry is the least recently seen. */
   private readonly devices = new Map<string, DeviceState>();
+  /**
+   * The same devices as a list in order of last observation, least recently seen first: an
+   * observation moves its device to the end with a few pointer writes. (Keeping the Map itself
+   * in that order took a delete and a set per event, 6 % of a shard thread at 45k events/s.)
+   */
+  private oldest: DeviceState | null = null;
+  private newest: DeviceState | null = null;
   /** Until this time (ms) no tracked device can have been silent for forgetAfterMs. */
   private keepAllUntil = Number.NEGATIVE_INFINITY;
 
@@ -77,7 +87,10 @@ export class DropoutTracker {
   observe(deviceId: string, eventTime: number, seq: number | null, busTime: number): void {
     let state = this.devices.get(deviceId);
     if (state) {
-      this.devices.delete(deviceId);
+      if (state !== this.newest) {
+        this.unlink(state);
+        this.append(state);
+      }
       const delta = busTime - state.lastSeen;
       if (delta > 0 && eventTime > state.newestEventTime) {
         const sample = Math.max(MIN_INTERVAL_MS, delta);
@@ -87,7 +100,9 @@ export class DropoutTracker {
       state.lastSeen = Math.max(state.lastSeen, busTime);
       state.newestEventTime = Math.max(state.newestEventTime, eventTime);
     } else {
-      state = { lastSeen: busTime, newestEventTime: eventTime, intervalMs: null, samples: 0, lastSeq: null, missing: 0 };
+      state = { deviceId, older: null, newer: null, lastSeen: busTime, newestEventTime: eventTime, intervalMs: null, samples: 0, lastSeq: null, missing: 0 };
+      this.devices.set(deviceId, state);
+      this.append(state);
     }
     if (seq !== null) {
       if (state.lastSeq === null) state.lastSeq = seq;
@@ -96,13 +111,8 @@ export class DropoutTracker {
         state.lastSeq = seq;
       }
     }
-    this.devices.set(deviceId, state);
     this.forget(busTime);
-    while (this.devices.size > this.maxDevices) {
-      const stalest = this.devices.keys().next();
-      if (stalest.done) break;
-      this.devices.delete(stalest.value);
-    }
+    while (this.devices.size > this.maxDevices && this.oldest !== null) this.remove(this.oldest);
   }
 
   /**
@@ -124,19 +134,40 @@ export class DropoutTracker {
   }
 
   /**
-   * Drop devices silent for longer than forgetAfterMs (the map is in last-seen order). Runs
+   * Drop devices silent for longer than forgetAfterMs (the list is in last-seen order). Runs
    * per event, so it returns at once until the time the first device it kept could expire:
    * the first device only changes by deletion, and its successors were seen no earlier.
    */
   private forget(nowMs: number): void {
     if (nowMs <= this.keepAllUntil) return;
-    for (const [id, s] of this.devices) {
+    for (let s = this.oldest; s !== null; s = this.oldest) {
       if (nowMs - s.lastSeen <= this.forgetAfterMs) {
         this.keepAllUntil = s.lastSeen + this.forgetAfterMs;
         return;
       }
-      this.devices.delete(id);
+      this.remove(s);
     }
+  }
+
+  private remove(state: DeviceState): void {
+    this.unlink(state);
+    this.devices.delete(state.deviceId);
+  }
+
+  private unlink(state: DeviceState): void {
+    if (state.older === null) this.oldest = state.newer;
+    else state.older.newer = state.newer;
+    if (state.newer === null) this.newest = state.older;
+    else state.newer.older = state.older;
+    state.older = state.newer = null;
+  }
+
+  private append(state: DeviceState): void {
+    state.older = this.newest;
+    state.newer = null;
+    if (this.newest === null) this.oldest = state;
+    else this.newest.newer = state;
+    this.newest = state;
   }
 }
 
