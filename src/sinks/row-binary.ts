@@ -14,17 +14,17 @@
  *   Array(T)                         LEB128 length, then the elements
  */
 
+import { UUID_BYTES, writeUuidBytes } from '../contracts/uuid-bytes.js';
+
 const TWO_32 = 0x1_0000_0000;
 /** Strings up to this many UTF-16 units take the byte-by-byte ASCII path. */
 const SHORT_STRING = 64;
 
-/** The value of a hex digit's char code, or -1. */
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
+/**
+ * ClickHouse keeps a UUID as two UInt64 (high half first), each stored little-endian: the
+ * first 8 bytes of the text go to positions 7..0, the last 8 to positions 15..8.
+ */
+const CLICKHOUSE_UUID_ORDER: readonly number[] = Array.from({ length: UUID_BYTES }, (_, k) => (k < 8 ? 7 - k : 23 - k));
 
 export class RowBinaryWriter {
   private buf: Buffer;
@@ -114,28 +114,11 @@ export class RowBinaryWriter {
     this.int64(epochMs);
   }
 
-  /** A UUID from its canonical text (8-4-4-4-12 hex digits). */
+  /** A UUID from its canonical text (8-4-4-4-12 hex digits, either case). */
   uuid(text: string): void {
-    if (text.length !== 36) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
-    this.reserve(16);
-    // ClickHouse keeps a UUID as two UInt64 (high half first), each stored little-endian: the
-    // first 8 bytes of the text go to positions 7..0, the last 8 to positions 15..8.
-    let digit = 0;
-    for (let i = 0; i < 36; i++) {
-      const c = text.charCodeAt(i);
-      if (i === 8 || i === 13 || i === 18 || i === 23) {
-        if (c !== 0x2d) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
-        continue;
-      }
-      const v = hexValue(c);
-      if (v < 0) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
-      const byte = digit >> 1;
-      const at = this.at + (byte < 8 ? 7 - byte : 23 - byte);
-      if ((digit & 1) === 0) this.buf[at] = v << 4;
-      else this.buf[at] = (this.buf[at] as number) | v;
-      digit++;
-    }
-    this.at += 16;
+    this.reserve(UUID_BYTES);
+    if (!writeUuidBytes(this.buf, this.at, text, CLICKHOUSE_UUID_ORDER)) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
+    this.at += UUID_BYTES;
   }
 
   nullableUint64(value: number | null): void {
