@@ -369,6 +369,15 @@ describe('ChdbStore', () => {
     await expect(store.archiveParquet({ ...events!, format: 'TabSeparated' }, [1])).rejects.toBeInstanceOf(SinkError);
   });
 
+  it('tunes the MergeTree tables to merge more parts at once', async () => {
+    const rows = await store.query<{ name: string; create_table_query: string }>(
+      `SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' ORDER BY name`,
+      { db: US },
+    );
+    expect(rows.map((r) => r.name)).toEqual(['events', 'rollup_1h', 'rollup_1m']);
+    for (const r of rows) expect(r.create_table_query).toContain('merge_selector_base = 20');
+  });
+
   it('runs an insert while another statement is still running (several connections)', async () => {
     // With one connection chDB runs statements one at a time: the insert would wait for the
     // slow statement, and `slow` would have settled by the time the insert returns.
