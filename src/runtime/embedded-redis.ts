@@ -17,6 +17,8 @@ export interface EmbeddedRedisOptions {
   /** Shoal's data directory; Redis keeps its files in `<dataDir>/redis`. */
   dataDir: string;
   appendfsync: 'everysec' | 'always' | 'no';
+  /** auto-aof-rewrite-percentage (see config.ts, redis.aofRewritePercentage). Default 400. */
+  aofRewritePercentage?: number;
   /** redis-server binary: a name looked up on PATH, or a path. */
   binary: string;
   logger?: Logger;
@@ -158,6 +160,7 @@ export class EmbeddedRedis {
     const args = [
       '--port', String(port), '--bind', HOST, '--protected-mode', 'yes', '--daemonize', 'no',
       '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', this.options.appendfsync, '--save', '',
+      '--auto-aof-rewrite-percentage', String(this.options.aofRewritePercentage ?? 400),
       '--pidfile', join(this.dir, 'redis.pid'), '--logfile', logFile,
     ];
     // Own process group: a terminal's Ctrl-C reaches shoal, which then flushes into Redis

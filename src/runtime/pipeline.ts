@@ -95,6 +95,7 @@ export class Pipeline {
       this.embeddedRedis = new EmbeddedRedis({
         dataDir: config.dataDir,
         appendfsync: config.redis.appendfsync,
+        aofRewritePercentage: config.redis.aofRewritePercentage,
         binary: config.redis.serverBinary,
         logger,
       });

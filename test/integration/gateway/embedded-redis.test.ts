@@ -70,6 +70,8 @@ describe('EmbeddedRedis', () => {
     await withClient(redis.url, async (r) => {
       expect(await r.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
       expect(await r.config('GET', 'appendfsync')).toEqual(['appendfsync', 'always']);
+      // Rewrites of the whole dataset only after 4× its size in new commands (config.ts).
+      expect(await r.config('GET', 'auto-aof-rewrite-percentage')).toEqual(['auto-aof-rewrite-percentage', '400']);
       await r.set('k', 'v1');
     });
     const state = JSON.parse(readFileSync(join(dataDir, 'redis', 'shoal-redis.json'), 'utf8')) as { pid: number; port: number };
