@@ -21,12 +21,11 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import { DirObjectStore } from './dir-object-store.js';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
-import { archivePrefix, eventDate } from './raw-archive.js';
+import { DAY_MS, archivePrefix, eventDate } from './raw-archive.js';
 import { S3ObjectStore } from './s3-object-store.js';
 
 /** Every archive key starts with this; the janitor never deletes anything else. */
 export const ARCHIVE_ROOT = 'raw/';
-const DAY_MS = 86_400_000;
 const DEFAULT_INTERVAL_MS = 3_600_000;
 const DEFAULT_BATCH_SIZE = 100;
 const REGION_DIR = /^region=([a-z][a-z0-9-]*)$/;

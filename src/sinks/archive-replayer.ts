@@ -38,7 +38,7 @@ import type { ParseTask } from './archive-parse-worker.js';
 import { encodeBatch } from './batch-encoder.js';
 import { assertIdentifier } from './clickhouse-schema.js';
 import type { ObjectStore } from './object-store.js';
-import { archivePrefix, parseArchiveKey } from './raw-archive.js';
+import { DAY_MS, archivePrefix, parseArchiveKey } from './raw-archive.js';
 
 export type ReplayInto = 'rebuild' | 'live';
 
@@ -84,7 +84,6 @@ export interface ArchiveReplayerDeps {
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const DAY_MS = 86_400_000;
 /** Objects parsed ahead of the one being folded in. */
 const PARSE_AHEAD = 4;
 const INSERT_ATTEMPTS = 3;

@@ -193,6 +193,22 @@ function rowsByDay(rows: readonly ReadingRow[]): [number, ReadingRow[]][] {
   return [...byDay].sort((a, b) => a[0] - b[0]);
 }
 
+/** One object per day group, its body from `bodyOf`; keys name the flush's offset range. */
+function toObjects(
+  region: string,
+  partition: number,
+  fromId: string,
+  toId: string,
+  groups: readonly [number, ReadingRow[]][],
+  bodyOf: (group: ReadingRow[], i: number) => Uint8Array,
+): ArchiveObject[] {
+  return groups.map(([day, group], i) => ({
+    key: archiveKey({ region, eventDate: eventDate(day * DAY_MS), partition, fromId, toId }),
+    body: bodyOf(group, i),
+    rows: group.length,
+  }));
+}
+
 /**
  * The archive objects of one flush of (region, partition) covering stream ids fromId..toId:
  * one per UTC event date of the rows, in date order, rows in input order.
@@ -204,11 +220,7 @@ export function archiveObjects(
   toId: string,
   rows: readonly ReadingRow[],
 ): ArchiveObject[] {
-  return rowsByDay(rows).map(([day, group]) => ({
-    key: archiveKey({ region, eventDate: eventDate(day * DAY_MS), partition, fromId, toId }),
-    body: encodeArchive(group),
-    rows: group.length,
-  }));
+  return toObjects(region, partition, fromId, toId, rowsByDay(rows), (group) => encodeArchive(group));
 }
 
 /**
@@ -227,11 +239,7 @@ export async function archiveObjectsEncodedBy(
   const groups = rowsByDay(rows);
   const bodies = await encode(groups.map(([day]) => day));
   if (bodies.length !== groups.length) throw new Error(`archive encoder returned ${bodies.length} objects for ${groups.length} days`);
-  return groups.map(([day, group], i) => ({
-    key: archiveKey({ region, eventDate: eventDate(day * DAY_MS), partition, fromId, toId }),
-    body: bodies[i] as Uint8Array,
-    rows: group.length,
-  }));
+  return toObjects(region, partition, fromId, toId, groups, (_, i) => bodies[i] as Uint8Array);
 }
 
 interface ArchiveRecord {
