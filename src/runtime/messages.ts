@@ -5,8 +5,9 @@
  *   shard → main   ShardReady, StoreInsert, StoreArchive, StoreQuery, ShardStats, ShardStopped, ShardFatal
  *
  * chDB binds one data directory per process and must live in one thread, so with the
- * embedded store a shard sends its encoded inserts to the main thread (StoreInsert, the body
- * transferred, not copied) and waits for the StoreReply before it checkpoints. The few reads a
+ * embedded store a shard spools its encoded inserts to files of the store's spool directory
+ * and sends their names to the main thread (StoreInsert, StoreArchive), then waits for the
+ * StoreReply before it checkpoints. The few reads a
  * shard makes (checking a re-run flush's rollups) go the same way (StoreQuery, rows in the reply).
  */
 import type { Dropout } from '../actors/dropout-tracker.js';
@@ -20,8 +21,9 @@ export interface ShardInit {
   redisUrl: string;
   partitions: PartitionRef[];
   config: Config;
-  /** True when the analytics store is embedded (inserts go through the main thread). */
-  proxyStore: boolean;
+  /** Set when the analytics store is embedded: inserts go through the main thread, their
+   *  bodies spooled to files of this directory (ChdbStore.spoolDir). */
+  proxyStore: { spoolDir: string } | null;
 }
 
 export interface StopShard {
@@ -45,6 +47,7 @@ export interface ShardReady {
   shard: number;
 }
 
+/** Insert a body the shard spooled to `file` (ChdbStore.insertSpooled). */
 export interface StoreInsert {
   type: 'store-insert';
   id: number;
@@ -52,16 +55,17 @@ export interface StoreInsert {
   table: AnalyticsTable;
   format: EncodedInsert['format'];
   rows: number;
-  body: Uint8Array;
+  file: string;
   token: string;
 }
 
-/** Encode a flush's archive from its events insert (AnalyticsStore.archiveParquet); the
- *  reply's rows are the objects' bodies (Uint8Array), one per day. */
+/** Encode a flush's archive from its events insert, spooled to `file`
+ *  (ChdbStore.archiveParquetSpooled); the reply's rows are the objects' bodies (Uint8Array),
+ *  one per day. */
 export interface StoreArchive {
   type: 'store-archive';
   id: number;
-  body: Uint8Array;
+  file: string;
   rows: number;
   days: number[];
 }

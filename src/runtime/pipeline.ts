@@ -36,7 +36,7 @@ import { SloTracker, histogramCounts, registerSloGauges } from '../ops/slo-track
 import type { HealthReport } from '../ops/health.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { startArchiveRetention, type ArchiveJanitor } from '../sinks/archive-janitor.js';
-import { ArchiveReplayer, createAnalyticsStore, createObjectStore, replayStoreOf } from '../sinks/index.js';
+import { ArchiveReplayer, ChdbStore, createAnalyticsStore, createObjectStore, replayStoreOf } from '../sinks/index.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -114,12 +114,13 @@ export class Pipeline {
     this.janitor = await startArchiveRetention({ objects: this.objects, retentionDays: config.objectStore.retentionDays, logger });
 
     const epoch = await this.redis.incr(`${this.keys.meta()}:epoch`);
+    const embedded = this.store instanceof ChdbStore ? this.store : null;
     for (let shard = 0; shard < config.shards; shard++) {
       const partitions = partitionsForShard(config.regions, config.partitions, config.shards, shard);
       if (partitions.length === 0) continue;
       const host = new ShardHost(
-        { shard, epoch, redisUrl, partitions, config, proxyStore: this.store.kind === 'chdb' },
-        this.store,
+        { shard, epoch, redisUrl, partitions, config, proxyStore: embedded && { spoolDir: embedded.spoolDir } },
+        embedded,
         logger,
         (s, message) => logger.error({ shard: s, err: message }, 'shard failed'),
       );

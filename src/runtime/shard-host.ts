@@ -1,12 +1,13 @@
 /**
- * Main-thread side of one shard worker: starts the thread, serves its embedded-store inserts,
+ * Main-thread side of one shard worker: starts the thread, serves its embedded-store inserts
+ * (bodies the shard spooled to files, StoreProxy),
  * keeps its latest stats, and stops it within a bounded time.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
-import type { AnalyticsStore } from '../sinks/analytics-store.js';
-import type { MainToShard, ShardInit, ShardStats, ShardToMain } from './messages.js';
+import type { ChdbStore } from '../sinks/chdb-store.js';
+import type { MainToShard, ShardInit, ShardStats, ShardToMain, StoreArchive, StoreInsert, StoreQuery } from './messages.js';
 
 export class ShardHost {
   private readonly worker: Worker;
@@ -17,7 +18,8 @@ export class ShardHost {
 
   constructor(
     readonly init: ShardInit,
-    private readonly store: AnalyticsStore,
+    /** The embedded store whose requests the shard forwards; null with a ClickHouse server. */
+    private readonly store: ChdbStore | null,
     private readonly logger: Logger,
     onFatal: (shard: number, message: string) => void,
   ) {
@@ -36,22 +38,9 @@ export class ShardHost {
           readyResolve();
           break;
         case 'store-insert':
-          this.answer(
-            msg.id,
-            this.store.insert(msg.region, { table: msg.table, format: msg.format, rows: msg.rows, body: msg.body }, msg.token).then(() => undefined),
-          );
-          break;
-        case 'store-archive': {
-          const store = this.store;
-          const insert = { table: 'events' as const, format: 'RowBinary' as const, rows: msg.rows, body: msg.body };
-          this.answer(
-            msg.id,
-            store.archiveParquet ? store.archiveParquet(insert, msg.days) : Promise.reject(new Error(`the ${store.kind} store does not encode archives`)),
-          );
-          break;
-        }
+        case 'store-archive':
         case 'store-query':
-          this.answer(msg.id, this.store.query(msg.sql, msg.params));
+          this.answer(msg.id, this.serve(msg));
           break;
         case 'stats':
           this.latestStats = msg;
@@ -82,6 +71,21 @@ export class ShardHost {
 
   ready(): Promise<void> {
     return this.readyPromise;
+  }
+
+  /** Run a shard's store request on the embedded store. */
+  private async serve(msg: StoreInsert | StoreArchive | StoreQuery): Promise<unknown[] | undefined> {
+    const store = this.store;
+    if (store === null) throw new Error('no embedded store in this process: the shard talks to ClickHouse itself');
+    switch (msg.type) {
+      case 'store-insert':
+        await store.insertSpooled(msg.region, { table: msg.table, format: msg.format, rows: msg.rows, file: msg.file }, msg.token);
+        return undefined;
+      case 'store-archive':
+        return store.archiveParquetSpooled({ table: 'events', format: 'RowBinary', rows: msg.rows, file: msg.file }, msg.days);
+      case 'store-query':
+        return store.query(msg.sql, msg.params);
+    }
   }
 
   /** Reply to a store request with its rows (none for an insert) or its error. */

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const redis = new Redis(init.redisUrl, redisOptions);
   const blockingRedis = new Redis(init.redisUrl, { maxRetriesPerRequest: null });
   for (const r of [redis, blockingRedis]) r.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const proxy = init.proxyStore ? new StoreProxy(port!) : null;
+  const proxy = init.proxyStore ? new StoreProxy(port!, init.proxyStore.spoolDir) : null;
   const { analytics, objects } = injectFaults(
     proxy ?? new ClickHouseServerStore(init.config),
     createObjectStore(init.config),

@@ -17,7 +17,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Session } from 'chdb';
 import type { Config } from '../config.js';
@@ -29,6 +29,9 @@ import { DAY_MS } from './raw-archive.js';
 import { parseJsonEachRow } from './json-each-row.js';
 
 const SINK = 'chdb';
+
+/** An insert whose body is spooled to a file of ChdbStore.spoolDir instead of held in memory. */
+export type SpooledInsert = Omit<EncodedInsert, 'body'> & { file: string };
 
 /**
  * Connections (Sessions) opened to the data directory. chDB runs the queries of one
@@ -101,8 +104,8 @@ export class ChdbStore implements AnalyticsStore {
 
   async insert(region: string, insert: EncodedInsert, token: string): Promise<void> {
     if (insert.rows === 0) return;
+    if (insert.format === 'RowBinary') return this.withSpooledBody(insert, (file) => this.insertSpooled(region, { ...insert, file }, token));
     const table = `${regionDatabase(this.config, region)}.${insertTarget(insert.table)}`;
-    if (insert.format === 'RowBinary') return this.withSession((session) => this.insertFromFile(session, table, insert, token));
     return this.withSession((session) => this.insertInline(session, table, insert, token));
   }
 
@@ -122,23 +125,25 @@ export class ChdbStore implements AnalyticsStore {
     }
   }
 
-  private async insertFromFile(session: Session, table: string, insert: EncodedInsert, token: string): Promise<void> {
-    const file = join(this.spoolDir(), `${process.pid}-${++this.spooled}.rowbinary`);
+  /**
+   * insert() of a body already spooled to a file of spoolDir (by a shard thread: StoreProxy),
+   * read with `INSERT … SELECT * FROM file(…)`. The caller owns the file and removes it.
+   */
+  async insertSpooled(region: string, spool: SpooledInsert, token: string): Promise<void> {
+    if (spool.rows === 0) return;
+    const table = `${regionDatabase(this.config, region)}.${insertTarget(spool.table)}`;
     const sql =
-      `INSERT INTO ${table} (${INSERT_COLUMNS[insert.table].join(', ')}) ` +
+      `INSERT INTO ${table} (${INSERT_COLUMNS[spool.table].join(', ')}) ` +
       `SETTINGS insert_deduplication_token = ${sqlString(token)}, async_insert = 0, optimize_on_insert = 0 ` +
-      `SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(insertStructure(insert.table))})`;
+      `SELECT * FROM ${this.spooledSource(spool)}`;
     try {
-      await writeFile(file, insert.body);
       // A synchronous insert: visible when the promise settles, deduplicated by its token.
       // optimize_on_insert = 0: rows of one key in one insert are not collapsed (events) or
       // merged (rollups) at insert time; every read is FINAL or aggregates anyway, and merges
       // do it later. ~7 % less chDB CPU per event (isolated benchmark, 8 runs each).
-      await session.queryAsync(sql, { format: 'TabSeparated' });
+      await this.withSession((session) => session.queryAsync(sql, { format: 'TabSeparated' }));
     } catch (err) {
       throw new SinkError(SINK, `insert into ${table} failed: ${errorMessage(err)}`, { cause: err });
-    } finally {
-      await rm(file, { force: true });
     }
   }
 
@@ -147,35 +152,60 @@ export class ChdbStore implements AnalyticsStore {
    * AnalyticsStore.archiveParquet), written by ClickHouse from the spooled RowBinary body.
    */
   async archiveParquet(insert: EncodedInsert, days: readonly number[]): Promise<Uint8Array[]> {
-    if (insert.table !== 'events' || insert.format !== 'RowBinary') {
-      throw new SinkError(SINK, `the archive is encoded from a RowBinary events insert, got ${insert.format} ${insert.table}`);
-    }
-    for (const day of days) if (!Number.isSafeInteger(day)) throw new SinkError(SINK, `not a day number: ${day}`);
-    return this.withSession((session) => this.encodeArchive(session, insert, days));
+    return this.withSpooledBody(insert, (file) => this.archiveParquetSpooled({ ...insert, file }, days));
   }
 
-  private async encodeArchive(session: Session, insert: EncodedInsert, days: readonly number[]): Promise<Uint8Array[]> {
-    const file = join(this.spoolDir(), `${process.pid}-${++this.spooled}.rowbinary`);
-    const source = `file(${sqlString(file)}, 'RowBinary', ${sqlString(insertStructure('events'))})`;
+  /** archiveParquet() of a body already spooled to a file of spoolDir; the caller owns the file. */
+  async archiveParquetSpooled(spool: SpooledInsert, days: readonly number[]): Promise<Uint8Array[]> {
+    if (spool.table !== 'events' || spool.format !== 'RowBinary') {
+      throw new SinkError(SINK, `the archive is encoded from a RowBinary events insert, got ${spool.format} ${spool.table}`);
+    }
+    for (const day of days) if (!Number.isSafeInteger(day)) throw new SinkError(SINK, `not a day number: ${day}`);
+    const source = this.spooledSource(spool);
     try {
-      await writeFile(file, insert.body);
-      const bodies: Uint8Array[] = [];
-      for (const day of days) {
-        // A flush spans one day but around midnight (or with late events): split by day.
-        const where = days.length > 1 ? `WHERE intDiv(toUnixTimestamp64Milli(event_time), ${DAY_MS}) = ${day}` : '';
-        const result = await session.queryAsync(`SELECT ${ARCHIVE_COLUMNS} FROM ${source} ${where} SETTINGS ${ARCHIVE_SETTINGS}`, { format: 'Parquet' });
-        bodies.push(result.bytes());
-      }
-      return bodies;
+      return await this.withSession(async (session) => {
+        const bodies: Uint8Array[] = [];
+        for (const day of days) {
+          // A flush spans one day but around midnight (or with late events): split by day.
+          const where = days.length > 1 ? `WHERE intDiv(toUnixTimestamp64Milli(event_time), ${DAY_MS}) = ${day}` : '';
+          const result = await session.queryAsync(`SELECT ${ARCHIVE_COLUMNS} FROM ${source} ${where} SETTINGS ${ARCHIVE_SETTINGS}`, { format: 'Parquet' });
+          bodies.push(result.bytes());
+        }
+        return bodies;
+      });
     } catch (err) {
       throw new SinkError(SINK, `encoding the archive failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Where bodies are spooled to be read by file(): this store's own (insert, archiveParquet)
+   * and the shards' (insertSpooled, archiveParquetSpooled). Emptied when the store opens.
+   */
+  get spoolDir(): string {
+    return join(this.dir, 'insert-spool');
+  }
+
+  /** `file(…)` reading a spooled body; refuses a path outside spoolDir. */
+  private spooledSource(spool: SpooledInsert): string {
+    const file = resolve(spool.file);
+    if (dirname(file) !== resolve(this.spoolDir)) throw new SinkError(SINK, `not a spooled body of this store: ${spool.file}`);
+    return `file(${sqlString(file)}, '${spool.format}', ${sqlString(insertStructure(spool.table))})`;
+  }
+
+  /** Run `op` on `insert`'s body spooled to a file of spoolDir, removed after. */
+  private async withSpooledBody<T>(insert: EncodedInsert, op: (file: string) => Promise<T>): Promise<T> {
+    const file = join(this.spoolDir, `${process.pid}-${++this.spooled}.${insert.format}`);
+    try {
+      try {
+        await writeFile(file, insert.body);
+      } catch (err) {
+        throw new SinkError(SINK, `cannot spool a ${insert.table} body: ${errorMessage(err)}`, { cause: err });
+      }
+      return await op(file);
     } finally {
       await rm(file, { force: true });
     }
-  }
-
-  private spoolDir(): string {
-    return join(this.dir, 'insert-spool');
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
@@ -248,8 +278,8 @@ export class ChdbStore implements AnalyticsStore {
     const sessions: Session[] = [];
     try {
       // Bodies spooled by a process that crashed mid-insert: never read again.
-      rmSync(this.spoolDir(), { recursive: true, force: true });
-      mkdirSync(this.spoolDir(), { recursive: true });
+      rmSync(this.spoolDir, { recursive: true, force: true });
+      mkdirSync(this.spoolDir, { recursive: true });
       const { Session: SessionClass } = await import('chdb');
       // Connections to one directory share its databases and run their queries in parallel.
       for (let i = 0; i < CONNECTIONS; i++) sessions.push(new SessionClass(this.dir));

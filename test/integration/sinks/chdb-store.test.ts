@@ -369,6 +369,37 @@ describe('ChdbStore', () => {
     await expect(store.archiveParquet({ ...events!, format: 'TabSeparated' }, [1])).rejects.toBeInstanceOf(SinkError);
   });
 
+  it('inserts and archives a body a shard spooled to its spool directory, and refuses a file anywhere else', async () => {
+    const t = minuteOf(Date.now() - 3 * HOUR) + 500;
+    const rows = [row('spooled-1', t, 'temp', 1.5), row('spooled-1', t + 1000, 'temp', 2.5), row('spooled-2', t + 2000, 'hum', 40)];
+    const [events, minutes] = encodeBatch(batchOf(rows, [partialOf('spooled-1', 'temp', minuteOf(t), [1.5, 2.5])]), 'RowBinary');
+    const file = join(store.spoolDir, 'shard-spooled.body');
+    writeFileSync(file, events!.body);
+    const spooled = { table: events!.table, format: events!.format, rows: events!.rows, file };
+    await store.insertSpooled('us-east', spooled, 'spooled/events');
+    await store.insertSpooled('us-east', spooled, 'spooled/events'); // a retry: dropped by its token
+    const [objects] = await store.archiveParquetSpooled(spooled, [Math.floor(t / DAY)]);
+    expect((await readArchiveObject(objects!)).map((r) => [r.deviceId, r.value])).toEqual(rows.map((r) => [r.deviceId, r.value]));
+    // The caller owns the file: the store leaves it where it is.
+    expect(readdirSync(store.spoolDir)).toEqual(['shard-spooled.body']);
+    rmSync(file);
+    expect(await count(`SELECT count() AS n FROM ${US}.events FINAL WHERE device_id LIKE 'spooled-%'`)).toBe(3);
+
+    const minuteFile = join(store.spoolDir, 'shard-spooled-rollups.body');
+    writeFileSync(minuteFile, minutes!.body);
+    await store.insertSpooled('us-east', { table: 'rollup_1m', format: 'RowBinary', rows: minutes!.rows, file: minuteFile }, 'spooled/rollup_1m');
+    rmSync(minuteFile);
+    const [minute] = await queryRollups(store, US, 'spooled-1', 'temp', hourOf(t), hourOf(t) + HOUR, '1m');
+    expect(minute).toMatchObject({ count: 2, sum: 4, min: 1.5, max: 2.5 });
+
+    const outside = join(dir, 'not-spooled.body');
+    writeFileSync(outside, events!.body);
+    await expect(store.insertSpooled('us-east', { ...spooled, file: outside }, 'outside')).rejects.toThrow(/not a spooled body/);
+    await expect(store.insertSpooled('us-east', { ...spooled, file: join(store.spoolDir, '..', 'not-spooled.body') }, 'outside')).rejects.toThrow(/not a spooled body/);
+    await expect(store.archiveParquetSpooled({ ...spooled, file: outside }, [1])).rejects.toBeInstanceOf(SinkError);
+    await expect(store.insertSpooled('us-east', { ...spooled, file: join(store.spoolDir, 'missing.body') }, 'missing')).rejects.toBeInstanceOf(SinkError);
+  });
+
   it('tunes the MergeTree tables to merge more parts at once', async () => {
     const rows = await store.query<{ name: string; create_table_query: string }>(
       `SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' ORDER BY name`,
