@@ -13,7 +13,9 @@
  * cannot go inline, since chDB's Node API takes only text formats there. They are spooled to
  * a file under `<dir>/insert-spool/` and read with `INSERT … SELECT * FROM file(…)`, which
  * carries the dedup token the same way, also through the rollup views; the file is removed
- * once the insert returns, and leftovers of a crash when the store opens.
+ * once the insert returns, and leftovers of a crash when the store opens. Shard threads write
+ * their bodies into the same directory themselves and pass the file (insertSpooled,
+ * archiveParquetSpooled; see StoreProxy).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
