@@ -192,7 +192,7 @@ export class ChdbStore implements AnalyticsStore {
   private spooledSource(spool: SpooledInsert): string {
     const file = resolve(spool.file);
     if (dirname(file) !== resolve(this.spoolDir)) throw new SinkError(SINK, `not a spooled body of this store: ${spool.file}`);
-    return `file(${sqlString(file)}, '${spool.format}', ${sqlString(insertStructure(spool.table))})`;
+    return `file(${sqlString(file)}, ${sqlString(spool.format)}, ${sqlString(insertStructure(spool.table))})`;
   }
 
   /** Run `op` on `insert`'s body spooled to a file of spoolDir, removed after. */
