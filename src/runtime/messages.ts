@@ -7,8 +7,8 @@
  * chDB binds one data directory per process and must live in one thread, so with the
  * embedded store a shard spools its encoded inserts to files of the store's spool directory
  * and sends their names to the main thread (StoreInsert, StoreArchive), then waits for the
- * StoreReply before it checkpoints. The few reads a
- * shard makes (checking a re-run flush's rollups) go the same way (StoreQuery, rows in the reply).
+ * StoreReply before it checkpoints. The few reads a shard makes (checking a re-run flush's
+ * rollups) go the same way (StoreQuery, rows in the reply).
  */
 import type { Dropout } from '../actors/dropout-tracker.js';
 import type { Config } from '../config.js';
