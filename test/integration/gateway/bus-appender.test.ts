@@ -10,6 +10,7 @@ import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import type { Rejection } from '../../../src/contracts/frame.js';
 import { RejectCode, RetryableError } from '../../../src/errors.js';
 import { BusAppender } from '../../../src/gateway/bus-appender.js';
+import { HOUR_MS, parseCounterHash } from '../../../src/runtime/audit-counters.js';
 import { Keys } from '../../../src/runtime/keys.js';
 import { partitionOf } from '../../../src/runtime/partitioning.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
@@ -70,6 +71,27 @@ describe('BusAppender', () => {
     expect(entries.map((e) => e.events.length)).toEqual([2000, 2000, 500]);
     expect(entries.flatMap((e) => e.events)).toEqual(big);
     expect((await streamEvents(redis.redis, keys.partition('eu-west', 1).stream)).flatMap((e) => e.events)).toEqual(other);
+  });
+
+  it('writes the accepted counters with its entries, per event hour and device', async () => {
+    const { appender: a, keys } = appender({ maxEventsPerEntry: 2000, lingerMs: 0 });
+    const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS;
+    const at = (e: CanonicalEvent, eventTime: number, readings = 1): CanonicalEvent => ({ ...e, eventTime, readings: Array.from({ length: readings }, () => e.readings[0]!) });
+    // Three entries (2,000 events at most each): increments of 2,000 × 2^32 + 2,000 (13 digits).
+    const busy = Array.from({ length: 4500 }, () => at(event('busy'), hour + 10));
+    const others = [at(event('two-hours'), hour + 5, 3), at(event('two-hours'), hour + HOUR_MS + 5, 2), at(event('quiet'), hour + 20, 64)];
+    await a.append('us-east', 2, [...others, ...busy]);
+    const counts = async (h: number): Promise<Map<string, { events: number; readings: number; sampledOut: number }>> =>
+      parseCounterHash(await redis.redis.hgetall(keys.acceptedCounts('us-east', 2, h)));
+    expect(await counts(hour)).toEqual(
+      new Map([
+        ['two-hours', { events: 1, readings: 3, sampledOut: 0 }],
+        ['quiet', { events: 1, readings: 64, sampledOut: 0 }],
+        ['busy', { events: 4500, readings: 4500, sampledOut: 0 }],
+      ]),
+    );
+    expect(await counts(hour + HOUR_MS)).toEqual(new Map([['two-hours', { events: 1, readings: 2, sampledOut: 0 }]]));
+    expect(await redis.redis.ttl(keys.acceptedCounts('us-east', 2, hour))).toBeGreaterThan(0);
   });
 
   it('files DLQ entries under the rejection’s region, else the device’s, else the first region', async () => {
