@@ -80,6 +80,14 @@ export class PartitionActors {
     return batch;
   }
 
+  /**
+   * The reading rows of the batch being filled, in drain order: the same list until drain(),
+   * only ever appended to (the runtime encodes them as they come).
+   */
+  pendingRows(): readonly ReadingRow[] {
+    return this.rows;
+  }
+
   /** Accepted events not yet drained (the runtime flushes early past a threshold). */
   pendingEvents(): number {
     return this.accepted.length;

@@ -24,7 +24,7 @@ import type { CanonicalEvent, ReadingRow } from '../contracts/canonical-event.js
 import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
 import { cidsOf, deviceField, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
 import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js';
-import { encodeBatch, encodePartials } from '../sinks/batch-encoder.js';
+import { EventsBodyWriter, encodeBatch, encodePartials } from '../sinks/batch-encoder.js';
 import { windowReadings, type WindowSource } from '../sinks/queries.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { archiveObjects, archiveObjectsEncodedBy, type ArchiveObject } from '../sinks/raw-archive.js';
@@ -126,6 +126,8 @@ export class PartitionProcessor {
   private eventsPerEntry = MAX_EVENTS_PER_ENTRY;
   /** Events decoded from bus entries since start (for eventsPerEntry). */
   private decodedEvents = 0;
+  /** The batch's RowBinary events insert, written after each read (null: the store takes another format). */
+  private readonly eventsBody: EventsBodyWriter | null;
 
   constructor(private readonly deps: PartitionProcessorDeps) {
     this.region = deps.region;
@@ -137,6 +139,7 @@ export class PartitionProcessor {
       deps.keys.duplicateCounts(deps.region, deps.partition, hour),
     );
     this.actors = new PartitionActors(deps.partition, deps.actorOptions);
+    this.eventsBody = deps.analytics.insertFormat === 'RowBinary' ? new EventsBodyWriter() : null;
   }
 
   get streamKey(): string {
@@ -184,7 +187,8 @@ export class PartitionProcessor {
       this.log.warn({ from, to, entries: entries.length }, 're-running unfinished flush');
       const cids = this.unflushedCids;
       this.unflushedCids = new Set();
-      await this.writeWithRetry(from, to, this.actors.drain(), ids, cids, true);
+      const { batch, events } = this.drainBatch();
+      await this.writeWithRetry(from, to, batch, events, ids, cids, true);
       this.lastRead = to;
     }
     this.lastFlushAt = this.clock();
@@ -234,6 +238,8 @@ export class PartitionProcessor {
       this.unflushedTo = id;
     }
     if (stale.length) await this.checkpoint.ack(stale).catch((err) => this.onError(err, 'ack'));
+    // Encode what was just applied now, between reads, rather than all of it when the flush starts.
+    this.eventsBody?.catchUp(this.actors.pendingRows());
     if (entries.length > 0) {
       const perEntry = Math.max(1, (this.decodedEvents - decodedBefore) / entries.length);
       this.eventsPerEntry = perEntry >= this.eventsPerEntry ? perEntry : 0.8 * this.eventsPerEntry + 0.2 * perEntry;
@@ -334,13 +340,20 @@ export class PartitionProcessor {
     this.unflushedCids = new Set();
     this.unflushedTo = null;
     this.lastFlushAt = this.clock();
-    const batch = this.actors.drain();
-    this.flushing = this.writeWithRetry(from, to, batch, ids, cids)
+    const { batch, events } = this.drainBatch();
+    this.flushing = this.writeWithRetry(from, to, batch, events, ids, cids)
       .catch((err) => this.onError(err, 'flush'))
       .finally(() => {
         this.flushing = null;
       });
     return this.flushing;
+  }
+
+  /** Drain the actors, with the batch's events insert if it was written as the rows came. */
+  private drainBatch(): { batch: FlushBatch; events: EncodedInsert | null } {
+    this.eventsBody?.catchUp(this.actors.pendingRows());
+    const batch = this.actors.drain();
+    return { batch, events: this.eventsBody?.take() ?? null };
   }
 
   /**
@@ -355,8 +368,18 @@ export class PartitionProcessor {
    * did land before collapse with their copies. Rollup partials keep the flush's token (a
    * second copy would count twice) and are checked after: repairTornRollups.
    */
-  private async writeWithRetry(from: string, to: string, batch: FlushBatch, ids: string[], cids: ReadonlySet<string>, rerun = false): Promise<void> {
-    const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat) : [];
+  private async writeWithRetry(
+    from: string,
+    to: string,
+    batch: FlushBatch,
+    events: EncodedInsert | null,
+    ids: string[],
+    cids: ReadonlySet<string>,
+    rerun = false,
+  ): Promise<void> {
+    const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat, events) : [];
+    // The commit's dedup log entry, encoded while the sinks write (once: a retry commits the same).
+    let dedupPayload: Buffer | null | undefined;
     // Encoded once, on the first attempt that gets that far (a failed encoding is tried again).
     let objects: Promise<ArchiveObject[]> | null = null;
     const archive = (): Promise<ArchiveObject[]> =>
@@ -373,10 +396,12 @@ export class PartitionProcessor {
           // Both sinks at once: the commit waits for both, and each write is idempotent (same
           // object names and bytes, same insert tokens), so their order does not matter. Both
           // settle before a failure is thrown, so a retry never overlaps a write still running.
-          const written = await Promise.allSettled([
+          const writing = Promise.allSettled([
             this.timed('object-store', archive().then((list) => Promise.all(list.map((o) => this.deps.objects.put(o.key, o.body))))),
             this.timed('clickhouse', Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, tokenOf(ins.table))))),
           ]);
+          if (dedupPayload === undefined) dedupPayload = encodeDedupRecords(batch.accepted);
+          const written = await writing;
           for (const w of written) if (w.status === 'rejected') throw w.reason;
           if (rerun) await this.repairTornRollups(batch.rollup1m, tokenBase);
           await this.deps.hooks?.afterSinks?.(this.region, this.partition, to);
@@ -385,7 +410,7 @@ export class PartitionProcessor {
         this.flushSeq = await this.checkpoint.commit({
           from,
           to,
-          dedupPayload: encodeDedupRecords(batch.accepted),
+          dedupPayload: dedupPayload === undefined ? (dedupPayload = encodeDedupRecords(batch.accepted)) : dedupPayload,
           dedupMinId,
           ackIds: ids,
           duplicates: countByHour(batch.dropped),

@@ -114,10 +114,57 @@ function binaryTable<T>(table: AnalyticsTable, items: readonly T[], bytesPerRow:
 /**
  * Encode a flush batch: events, then rollup_1m, skipping empty tables. The minute partials
  * also feed `rollup_1h` inside ClickHouse (see clickhouse-schema.ts), so there is no hour insert.
+ * `events`: the batch's events insert already written by an EventsBodyWriter (RowBinary).
  */
-export function encodeBatch(batch: FlushBatch, format: InsertFormat = 'TabSeparated'): EncodedInsert[] {
-  const events = format === 'RowBinary' ? binaryTable('events', batch.rows, 128, writeReadingRow) : encodeTable('events', batch.rows, encodeReadingRow);
-  return [...events, ...encodePartials('rollup_1m', batch.rollup1m, format)];
+export function encodeBatch(batch: FlushBatch, format: InsertFormat = 'TabSeparated', events: EncodedInsert | null = null): EncodedInsert[] {
+  if (events !== null && (events.rows !== batch.rows.length || events.format !== format)) {
+    throw new Error(`a pre-written events insert of ${events.rows} ${events.format} rows does not fit a batch of ${batch.rows.length} ${format} rows`);
+  }
+  const eventInserts = events !== null ? [events] : format === 'RowBinary' ? binaryTable('events', batch.rows, 128, writeReadingRow) : encodeTable('events', batch.rows, encodeReadingRow);
+  return [...eventInserts, ...encodePartials('rollup_1m', batch.rollup1m, format)];
+}
+
+/**
+ * The RowBinary `events` insert of the batch being filled, written as its rows arrive instead
+ * of all at once when it is flushed: the flush then starts its inserts at once (encoding a
+ * 12,000-event batch held a shard thread for 33 ms at p50 and 180 ms at p99 at 50k events/s,
+ * while the flush waited, and the shard's other partition could not read). Same bytes as
+ * encodeBatch() writes for the same rows (the writer is sequential).
+ */
+export class EventsBodyWriter {
+  private writer: RowBinaryWriter | null = null;
+  private written = 0;
+  /** Bytes of the last body taken: the next batch starts with room for as much. */
+  private lastBytes = 64 * 1024;
+
+  /** Rows written since the last take(). */
+  get rows(): number {
+    return this.written;
+  }
+
+  /**
+   * Write the rows of `rows` not written yet: `rows` is the batch's growing row list, the
+   * same list from one take() to the next.
+   */
+  catchUp(rows: readonly ReadingRow[]): void {
+    if (rows.length < this.written) throw new Error(`the batch shrank from ${this.written} to ${rows.length} rows without a take()`);
+    if (rows.length === this.written) return;
+    const w = (this.writer ??= new RowBinaryWriter(this.lastBytes));
+    for (let i = this.written; i < rows.length; i++) writeReadingRow(w, rows[i] as ReadingRow);
+    this.written = rows.length;
+  }
+
+  /** The insert of every row written (null when none), and start a new batch. */
+  take(): EncodedInsert | null {
+    const w = this.writer;
+    const rows = this.written;
+    this.writer = null;
+    this.written = 0;
+    if (w === null || rows === 0) return null;
+    const body = w.bytes();
+    this.lastBytes = body.byteLength;
+    return { table: 'events', body, format: 'RowBinary', rows };
+  }
 }
 
 /** Partials for one rollup insert target (see AnalyticsTable); nothing for an empty list. */

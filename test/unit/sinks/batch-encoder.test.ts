@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FlushBatch } from '../../../src/actors/types.js';
-import { encodeBatch } from '../../../src/sinks/batch-encoder.js';
+import { EventsBodyWriter, encodeBatch } from '../../../src/sinks/batch-encoder.js';
 import { INSERT_COLUMNS } from '../../../src/sinks/clickhouse-schema.js';
 import { tsvDateTime, tsvDateTime64 } from '../../../src/sinks/tsv-format.js';
 import { epochMs, readingRow, windowPartial } from './arbitraries.js';
@@ -97,6 +97,45 @@ describe('encodeBatch', () => {
 
   it('writes nothing for an empty batch', () => {
     expect(encodeBatch({ rows: [], rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 })).toEqual([]);
+  });
+});
+
+describe('EventsBodyWriter', () => {
+  it('writes, rows arriving in any pieces, the bytes encodeBatch writes for the whole batch', () => {
+    fc.assert(
+      fc.property(fc.array(readingRow, { maxLength: 40 }), fc.array(fc.nat(40), { maxLength: 6 }), (rows, cuts) => {
+        const writer = new EventsBodyWriter();
+        const growing: typeof rows = [];
+        for (const cut of [...cuts].sort((a, b) => a - b)) {
+          while (growing.length < Math.min(cut, rows.length)) growing.push(rows[growing.length]!);
+          writer.catchUp(growing);
+        }
+        while (growing.length < rows.length) growing.push(rows[growing.length]!);
+        writer.catchUp(growing);
+        const b: FlushBatch = { rows, rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 };
+        const taken = writer.take();
+        const whole = encodeBatch(b, 'RowBinary');
+        if (rows.length === 0) return void expect([taken, whole]).toEqual([null, []]);
+        expect(encodeBatch(b, 'RowBinary', taken)).toEqual(whole);
+        expect(Buffer.compare(Buffer.from(taken!.body), Buffer.from(whole[0]!.body))).toBe(0);
+      }),
+    );
+  });
+
+  it('starts each batch empty after take(), and refuses a batch it was not fed', () => {
+    const rows = fc.sample(readingRow, 5);
+    const writer = new EventsBodyWriter();
+    writer.catchUp(rows.slice(0, 3));
+    expect(writer.take()?.rows).toBe(3);
+    expect(writer.take()).toBeNull();
+    writer.catchUp(rows.slice(3));
+    const second = writer.take();
+    expect(second?.rows).toBe(2);
+    expect(Buffer.compare(Buffer.from(second!.body), Buffer.from(encodeBatch({ rows: rows.slice(3), rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 }, 'RowBinary')[0]!.body))).toBe(0);
+    writer.catchUp(rows.slice(0, 4));
+    expect(() => writer.catchUp(rows.slice(0, 2))).toThrow(/shrank/);
+    const batchOfFive: FlushBatch = { rows, rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 };
+    expect(() => encodeBatch(batchOfFive, 'RowBinary', writer.take())).toThrow(/does not fit/);
   });
 });
 
