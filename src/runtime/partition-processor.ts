@@ -400,8 +400,17 @@ export class PartitionProcessor {
             this.timed('object-store', archive().then((list) => Promise.all(list.map((o) => this.deps.objects.put(o.key, o.body))))),
             this.timed('clickhouse', Promise.all(inserts.map((ins) => this.deps.analytics.insert(this.region, ins, tokenOf(ins.table))))),
           ]);
-          if (dedupPayload === undefined) dedupPayload = encodeDedupRecords(batch.accepted);
+          // Encoding cannot leave the sinks running unawaited: a retry must never overlap them.
+          let encodeFailure: Error | null = null;
+          if (dedupPayload === undefined) {
+            try {
+              dedupPayload = encodeDedupRecords(batch.accepted);
+            } catch (err) {
+              encodeFailure = err instanceof Error ? err : new Error(errorMessage(err));
+            }
+          }
           const written = await writing;
+          if (encodeFailure !== null) throw encodeFailure;
           for (const w of written) if (w.status === 'rejected') throw w.reason;
           if (rerun) await this.repairTornRollups(batch.rollup1m, tokenBase);
           await this.deps.hooks?.afterSinks?.(this.region, this.partition, to);
