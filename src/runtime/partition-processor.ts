@@ -380,6 +380,7 @@ export class PartitionProcessor {
     const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat, events) : [];
     // The commit's dedup log entry, encoded while the sinks write (once: a retry commits the same).
     let dedupPayload: Buffer | null | undefined;
+    const dedupEntry = (): Buffer | null => (dedupPayload === undefined ? (dedupPayload = encodeDedupRecords(batch.accepted)) : dedupPayload);
     // Encoded once, on the first attempt that gets that far (a failed encoding is tried again).
     let objects: Promise<ArchiveObject[]> | null = null;
     const archive = (): Promise<ArchiveObject[]> =>
@@ -402,12 +403,10 @@ export class PartitionProcessor {
           ]);
           // Encoding cannot leave the sinks running unawaited: a retry must never overlap them.
           let encodeFailure: Error | null = null;
-          if (dedupPayload === undefined) {
-            try {
-              dedupPayload = encodeDedupRecords(batch.accepted);
-            } catch (err) {
-              encodeFailure = err instanceof Error ? err : new Error(errorMessage(err));
-            }
+          try {
+            dedupEntry();
+          } catch (err) {
+            encodeFailure = err instanceof Error ? err : new Error(errorMessage(err));
           }
           const written = await writing;
           if (encodeFailure !== null) throw encodeFailure;
@@ -419,7 +418,7 @@ export class PartitionProcessor {
         this.flushSeq = await this.checkpoint.commit({
           from,
           to,
-          dedupPayload: dedupPayload === undefined ? (dedupPayload = encodeDedupRecords(batch.accepted)) : dedupPayload,
+          dedupPayload: dedupEntry(),
           dedupMinId,
           ackIds: ids,
           duplicates: countByHour(batch.dropped),

@@ -137,11 +137,6 @@ export class EventsBodyWriter {
   /** Bytes of the last body taken: the next batch starts with room for as much. */
   private lastBytes = 64 * 1024;
 
-  /** Rows written since the last take(). */
-  get rows(): number {
-    return this.written;
-  }
-
   /**
    * Write the rows of `rows` not written yet: `rows` is the batch's growing row list, the
    * same list from one take() to the next.
