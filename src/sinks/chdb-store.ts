@@ -43,6 +43,14 @@ export type SpooledInsert = Omit<EncodedInsert, 'body'> & { file: string };
  * by chDB itself.
  */
 const CONNECTIONS = 4;
+/**
+ * One background thread for merges (chDB's default is 2). Minutes into a run at 50k events/s
+ * the events tables of both regions merge their first ~100 MB parts at once, and two merge
+ * threads then took both cores for seconds: every insert, archive encoding and shard waited,
+ * and flushes took 1–2.5 s (the tail of p99 visibility). One thread does the same merges one
+ * after the other; merges average ~0.15 cores, far below what one thread can do.
+ */
+const SERVER_ARGS = ['--background_pool_size=1'];
 
 /**
  * Background merges cost about half of chDB's CPU per event with the default merge selector
@@ -284,7 +292,7 @@ export class ChdbStore implements AnalyticsStore {
       mkdirSync(this.spoolDir, { recursive: true });
       const { Session: SessionClass } = await import('chdb');
       // Connections to one directory share its databases and run their queries in parallel.
-      for (let i = 0; i < CONNECTIONS; i++) sessions.push(new SessionClass(this.dir));
+      for (let i = 0; i < CONNECTIONS; i++) sessions.push(new SessionClass(this.dir, { connectionArgs: SERVER_ARGS }));
       return sessions;
     } catch (err) {
       for (const session of sessions) session.close();

@@ -409,6 +409,11 @@ describe('ChdbStore', () => {
     for (const r of rows) expect(r.create_table_query).toContain('merge_selector_base = 20');
   });
 
+  it('merges on one background thread, so two large merges never take both cores at once', async () => {
+    const rows = await store.query<{ value: string }>(`SELECT value FROM system.server_settings WHERE name = 'background_pool_size'`);
+    expect(rows).toEqual([{ value: '1' }]);
+  });
+
   it('runs an insert while another statement is still running (several connections)', async () => {
     // With one connection chDB runs statements one at a time: the insert would wait for the
     // slow statement, and `slow` would have settled by the time the insert returns.
