@@ -67,6 +67,7 @@ const dist = new URL('../dist/', import.meta.url);
 const { ChdbStore } = await import(new URL('sinks/chdb-store.js', dist).href);
 const { PartitionActors } = await import(new URL('actors/partition-actors.js', dist).href);
 const { encodeBatch } = await import(new URL('sinks/batch-encoder.js', dist).href);
+const { resolveConfig } = await import(new URL('config.js', dist).href);
 
 const SENSORS = [
   ['temperature', 'celsius'],
@@ -106,9 +107,8 @@ function flushBatch(t0) {
 
 const dir = mkdtempSync(join(tmpdir(), 'shoal-flush-cost-'));
 try {
-  const store = new ChdbStore(dir, {
-    clickhouse: { url: undefined, username: 'default', password: '', databasePrefix: 'shoal', eventsTtlDays: 30, rollup1mTtlDays: 30, rollup1hTtlDays: 730 },
-  });
+  // Shoal's default configuration (database names, TTLs), as `shoal start` resolves it.
+  const store = new ChdbStore(dir, resolveConfig({}, {}, dir));
   await store.init(['us-east']);
   let t = Date.now() - 10 * 60_000;
   const inserts = [];
