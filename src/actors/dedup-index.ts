@@ -126,6 +126,19 @@ export class DedupIndex {
     return this.now;
   }
 
+  /**
+   * The oldest bus time a restore has to replay to decide exactly as this index does: replaying
+   * the accepted ids of this bus time and later, in bus-time order, into an empty index
+   * rebuilds the same ids (the runtime trims the dedup log below it). It is the oldest bus
+   * time held, since ids are kept or dropped a whole bus time at a time; when the current bus
+   * time overflowed, that bus time (replaying it overflows it again); when nothing is held,
+   * the next bus time.
+   */
+  get restoreFloor(): number {
+    if (this.count > 0) return this.times[this.head] as number;
+    return this.now === this.overflowAt ? this.now : this.now + 1;
+  }
+
   stats(): DedupIndexStats {
     return {
       ids: this.count,

@@ -68,6 +68,7 @@ export class PartitionActors {
       rows: this.rows,
       rollup1m: this.minutes.drain(),
       accepted: this.accepted,
+      dedupFloor: this.dedup.restoreFloor,
       duplicates: this.duplicates,
       dropped: this.dropped,
       late: this.late,
@@ -102,10 +103,16 @@ export class PartitionActors {
    * another order than they were accepted, which the index is built not to notice (it keeps
    * or drops the ids of one bus time together). Log entries follow each other in bus-time
    * order, so sorting within each call is enough.
+   *
+   * `floor`: the restore floor of the drain whose commit the restore starts from (the
+   * `dedupFloor` of its batch, or anything between it and the horizon's start): records of
+   * an earlier bus time are skipped. The live index no longer held them, so replaying them
+   * could keep ids it had forgotten. A log entry straddling the floor holds some.
    */
-  restore(records: readonly DedupRecord[]): void {
-    const sorted = records.every((r, i) => i === 0 || (records[i - 1] as DedupRecord).busTime <= r.busTime);
-    const ordered = sorted ? records : [...records].sort((a, b) => a.busTime - b.busTime);
+  restore(records: readonly DedupRecord[], floor = Number.NEGATIVE_INFINITY): void {
+    const kept = records[0] !== undefined && records[0].busTime >= floor ? records : records.filter((r) => r.busTime >= floor);
+    const sorted = kept.every((r, i) => i === 0 || (kept[i - 1] as DedupRecord).busTime <= r.busTime);
+    const ordered = sorted ? kept : [...kept].sort((a, b) => a.busTime - b.busTime);
     for (const r of ordered) this.dedup.add(r.deviceId, r.eventId, r.busTime);
   }
 

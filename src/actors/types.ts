@@ -48,6 +48,12 @@ export interface FlushBatch {
   rollup1m: WindowPartial[];
   /** Ids accepted since the previous drain, in acceptance order (for the dedup log). */
   accepted: DedupRecord[];
+  /**
+   * The dedup index's restore floor at the drain (DedupIndex.restoreFloor): ids accepted
+   * before this bus time are no longer needed to rebuild it, so the dedup log is trimmed
+   * below it and a restore skips them.
+   */
+  dedupFloor: number;
   /** Events dropped as duplicates since the previous drain. */
   duplicates: number;
   /** Those duplicates, for the audit's per device and hour counters. */

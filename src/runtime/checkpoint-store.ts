@@ -18,6 +18,8 @@ import { defineScripts, type ScriptedRedis } from './script-loader.js';
 export interface AcquiredPartition {
   offset: string;
   flushSeq: number;
+  /** The dedup log's trim point at the last commit ('0-0' before the first): a restore skips ids before it. */
+  dedupMinId: string;
   /** An unfinished flush from a previous owner: re-run exactly (from, to]. */
   intent: { from: string; to: string } | null;
 }
@@ -60,8 +62,8 @@ export class CheckpointStore {
     const reply = (await this.redis
       .shoalAcquire(this.keys.checkpoint, this.keys.stream, this.epoch, CONSUMER_GROUP)
       .catch(mapScriptError)) as string[];
-    const [offset = '0-0', seq = '0', from = '', to = ''] = reply;
-    return { offset, flushSeq: Number(seq), intent: from && to ? { from, to } : null };
+    const [offset = '0-0', seq = '0', from = '', to = '', dedupMinId = ''] = reply;
+    return { offset, flushSeq: Number(seq), dedupMinId: dedupMinId || '0-0', intent: from && to ? { from, to } : null };
   }
 
   /**

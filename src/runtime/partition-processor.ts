@@ -166,12 +166,13 @@ export class PartitionProcessor {
     this.committed = acquired.offset;
     this.lastRead = acquired.offset;
     this.flushSeq = acquired.flushSeq;
-    const horizonStart = Math.max(0, busTimeOf(acquired.offset) - this.deps.actorOptions.dedupHorizonMs);
+    // From the last commit's trim point (its restore floor, or the horizon's start if later).
+    const floor = Math.max(busTimeOf(acquired.offset) - this.deps.actorOptions.dedupHorizonMs, busTimeOf(acquired.dedupMinId), 0);
     let restored = 0;
-    for (const payload of await this.checkpoint.dedupLog(`${horizonStart}-0`)) {
+    for (const payload of await this.checkpoint.dedupLog(`${floor}-0`)) {
       const records = decodeDedupRecords(payload);
       restored += records.length;
-      this.actors.restore(records);
+      this.actors.restore(records, floor);
     }
     this.log.info({ offset: acquired.offset, flushSeq: acquired.flushSeq, restoredIds: restored, intent: acquired.intent }, 'partition acquired');
     if (acquired.intent) {
@@ -414,7 +415,9 @@ export class PartitionProcessor {
           if (rerun) await this.repairTornRollups(batch.rollup1m, tokenBase);
           await this.deps.hooks?.afterSinks?.(this.region, this.partition, to);
         }
-        const dedupMinId = `${Math.max(0, busTimeOf(to) - this.deps.actorOptions.dedupHorizonMs)}-0`;
+        // The log keeps what a restore at `to` replays: neither ids past the horizon nor ids
+        // the index had already evicted to stay within its capacity.
+        const dedupMinId = `${Math.max(0, busTimeOf(to) - this.deps.actorOptions.dedupHorizonMs, batch.dedupFloor)}-0`;
         this.flushSeq = await this.checkpoint.commit({
           from,
           to,

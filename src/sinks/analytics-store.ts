@@ -57,4 +57,4 @@ export interface AnalyticsStore {
 }
 
 /** Encode a flush batch into the three inserts (events, rollup_1m, rollup_1h). */
-export type EncodeBatch = (batch: FlushBatch) => EncodedInsert[];
+export type EncodeBatch = (batch: Pick<FlushBatch, 'rows' | 'rollup1m'>) => EncodedInsert[];

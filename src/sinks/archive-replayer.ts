@@ -207,7 +207,7 @@ export class ArchiveReplayer {
     let chunk = 0;
     const flush = async (): Promise<void> => {
       if (rows.length === 0) return;
-      const batch = { rows, rollup1m: minutes.drain(), accepted: [], duplicates: 0, dropped: [], late: 0 };
+      const batch = { rows, rollup1m: minutes.drain() };
       for (const ins of encodeBatch(batch)) await this.insert(region, ins, token(chunk, ins));
       progress.rows += rows.length;
       rows = [];

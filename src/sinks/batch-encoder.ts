@@ -116,7 +116,7 @@ function binaryTable<T>(table: AnalyticsTable, items: readonly T[], bytesPerRow:
  * also feed `rollup_1h` inside ClickHouse (see clickhouse-schema.ts), so there is no hour insert.
  * `events`: the batch's events insert already written by an EventsBodyWriter (RowBinary).
  */
-export function encodeBatch(batch: FlushBatch, format: InsertFormat = 'TabSeparated', events: EncodedInsert | null = null): EncodedInsert[] {
+export function encodeBatch(batch: Pick<FlushBatch, 'rows' | 'rollup1m'>, format: InsertFormat = 'TabSeparated', events: EncodedInsert | null = null): EncodedInsert[] {
   if (events !== null && (events.rows !== batch.rows.length || events.format !== format)) {
     throw new Error(`a pre-written events insert of ${events.rows} ${events.format} rows does not fit a batch of ${batch.rows.length} ${format} rows`);
   }

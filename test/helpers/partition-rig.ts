@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { regionDatabase, type Config } from '../../src/config.js';
-import type { WindowPartial } from '../../src/actors/types.js';
+import type { ActorOptions, WindowPartial } from '../../src/actors/types.js';
 import type { CanonicalEvent, ReadingRow } from '../../src/contracts/canonical-event.js';
 import { encodeEvents } from '../../src/contracts/bus-codec.js';
 import { FencedError } from '../../src/errors.js';
@@ -120,12 +120,12 @@ function tornInsert(table: 'events' | 'rollup_1m', format: InsertFormat | undefi
     partition: 0,
   };
   const partial: WindowPartial = { deviceId: TORN_DEVICE, sensorType: 'temperature', windowStart: time - (time % 60_000), readings: 1, count: 1, sum: 0, min: 0, max: 0, digest: [[0, 1]] };
-  const batch = { rows: table === 'events' ? [row] : [], rollup1m: table === 'rollup_1m' ? [partial] : [], accepted: [], duplicates: 0, dropped: [], late: 0 };
+  const batch = { rows: table === 'events' ? [row] : [], rollup1m: table === 'rollup_1m' ? [partial] : [] };
   const [insert] = encodeBatch(batch, format);
   if (!insert) throw new Error('a torn insert needs a row');
   return insert;
 }
-const ACTOR_OPTIONS = { dedupHorizonMs: 10 * 60_000, dedupMaxIds: 500_000, idleMs: 10 * 60_000 };
+const ACTOR_OPTIONS: ActorOptions = { dedupHorizonMs: 10 * 60_000, dedupMaxIds: 500_000, idleMs: 10 * 60_000 };
 
 export class PartitionRig {
   readonly region: string;
@@ -140,6 +140,8 @@ export class PartitionRig {
     run: number,
     /** flush.maxEvents of every owner. */
     private readonly maxEvents = 20_000,
+    /** Dedup horizon, capacity and passivation of every owner. */
+    private readonly actorOptions: ActorOptions = ACTOR_OPTIONS,
   ) {
     this.region = `run-${run}`;
     this.keys = new Keys(`mbt-${process.pid}-${run}`);
@@ -330,7 +332,7 @@ export class PartitionRig {
       analytics,
       database: this.database,
       objects: archive,
-      actorOptions: ACTOR_OPTIONS,
+      actorOptions: this.actorOptions,
       flushIntervalMs: 100,
       maxEvents: this.maxEvents,
       logger,

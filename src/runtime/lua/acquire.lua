@@ -8,7 +8,7 @@
   Effects: creates the consumer group (and stream) if missing; refuses when a newer epoch
   already owns the partition; stores the epoch; moves the group's last-delivered id back to
   the checkpoint so every entry after it is delivered again to the new owner.
-  Result: { offset, flush_seq, intent_from, intent_to } (empty strings when absent),
+  Result: { offset, flush_seq, intent_from, intent_to, dedup_min } (empty strings when absent),
   or error "FENCED ..." when a newer owner holds the partition.
 ]]
 local epoch = tonumber(ARGV[1])
@@ -28,4 +28,5 @@ return {
   redis.call('HGET', KEYS[1], 'flush_seq') or '0',
   redis.call('HGET', KEYS[1], 'intent_from') or '',
   redis.call('HGET', KEYS[1], 'intent_to') or '',
+  redis.call('HGET', KEYS[1], 'dedup_min') or '',
 }

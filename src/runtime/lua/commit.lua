@@ -8,15 +8,15 @@
   ARGV[3] to (inclusive; the new offset)
   ARGV[4] group
   ARGV[5] dedup payload (msgpack of the ids this flush accepted; '' when none)
-  ARGV[6] dedup log MINID (entries older than the dedup horizon are trimmed)
+  ARGV[6] dedup log MINID: entries below it are trimmed, and a restore from this checkpoint
+          skips ids before it (past the dedup horizon, or evicted from the dedup index)
   ARGV[7] counter time to live, seconds
   ARGV[8] n, the number of stream entry ids to XACK, then those n ids
   then, for each duplicate-counter hash in KEYS order: m, then m pairs (field, increment)
 
-  Effects, all or nothing: checkpoint offset = to, flush_seq + 1, intent cleared, dedup ids
+  Effects, all or nothing: checkpoint offset = to and dedup_min = MINID, flush_seq + 1, intent cleared, dedup ids
   appended (entry id = to, so the log is ordered like the stream), duplicates counted,
-  entries acknowledged, stream trimmed below the new offset, dedup log trimmed below the
-  horizon.
+  entries acknowledged, stream trimmed below the new offset, dedup log trimmed below MINID.
   Result: the new flush_seq, or error "FENCED ..." / "CHECKPOINT_MOVED ...".
 ]]
 local current = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
@@ -29,7 +29,7 @@ if offset ~= ARGV[2] then
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'flush_seq', 1)
 local now = redis.call('TIME')
-redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'committed_at_ms', now[1] * 1000 + math.floor(now[2] / 1000))
+redis.call('HSET', KEYS[1], 'offset', ARGV[3], 'dedup_min', ARGV[6], 'committed_at_ms', now[1] * 1000 + math.floor(now[2] / 1000))
 redis.call('HDEL', KEYS[1], 'intent_from', 'intent_to')
 if ARGV[5] ~= '' then
   redis.call('XADD', KEYS[3], ARGV[3], 'd', ARGV[5])

@@ -32,7 +32,7 @@ describe('checkpoint store', () => {
   it('hands entries to the owner, commits, acknowledges and trims', async () => {
     const keys = partition();
     const owner = new CheckpointStore(r.redis, keys, 1, 'shard-0');
-    expect(await owner.acquire()).toEqual({ offset: '0-0', flushSeq: 0, intent: null });
+    expect(await owner.acquire()).toEqual({ offset: '0-0', flushSeq: 0, dedupMinId: '0-0', intent: null });
     const ids = await append(keys.stream, 5);
     const read = await owner.read(100, '0-0');
     expect(read.map(([id]) => id)).toEqual(ids);
@@ -99,12 +99,12 @@ describe('checkpoint store', () => {
     // first dies here: its sinks may or may not have been written
     const next = new CheckpointStore(r.redis, keys, 2, 'shard-1');
     const acquired = await next.acquire();
-    expect(acquired).toEqual({ offset: ids[1], flushSeq: 1, intent: { from: ids[1], to: ids[3] } });
+    expect(acquired).toEqual({ offset: ids[1], flushSeq: 1, dedupMinId: '0-0', intent: { from: ids[1], to: ids[3] } });
     expect((await next.range(ids[1]!, ids[3]!)).map(([id]) => id)).toEqual(ids.slice(2, 4));
     expect((await next.read(10, '0-0')).map(([id]) => id)).toEqual(ids.slice(2));
   });
 
-  it('trims the dedup log below the horizon', async () => {
+  it('trims the dedup log below the commit\'s MINID and tells the next owner where it was trimmed', async () => {
     const keys = partition();
     const owner = new CheckpointStore(r.redis, keys, 1, 'shard-0');
     await owner.acquire();
@@ -114,5 +114,7 @@ describe('checkpoint store', () => {
     await owner.commit({ from: ids[0]!, to: ids[1]!, dedupPayload: Buffer.from('b'), dedupMinId: '0-0', ackIds: [ids[1]!] });
     await owner.commit({ from: ids[1]!, to: ids[2]!, dedupPayload: Buffer.from('c'), dedupMinId: ids[1]!, ackIds: [ids[2]!] });
     expect((await owner.dedupLog('0-0')).map((b) => b.toString())).toEqual(['b', 'c']);
+    const next = new CheckpointStore(r.redis, keys, 2, 'shard-1');
+    expect(await next.acquire()).toEqual({ offset: ids[2], flushSeq: 3, dedupMinId: ids[1], intent: null });
   });
 });

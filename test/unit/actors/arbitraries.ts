@@ -144,8 +144,12 @@ export function run(actors: PartitionActors, entries: readonly Entry[], afterEnt
   return batches;
 }
 
-/** A batch without its `late` metric (which restore cannot reproduce). */
-export function withoutLate(b: FlushBatch): Omit<FlushBatch, 'late'> {
-  const { late: _late, ...rest } = b;
+/**
+ * What a batch decided: without its `late` metric (which restore cannot reproduce) and its
+ * dedup floor (a trim point: it moves with passivation, which changes no decision, and the
+ * 'floor' restores check that it is a safe one).
+ */
+export function decisions(b: FlushBatch): Omit<FlushBatch, 'late' | 'dedupFloor'> {
+  const { late: _late, dedupFloor: _floor, ...rest } = b;
   return rest;
 }

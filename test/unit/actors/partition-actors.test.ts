@@ -230,4 +230,24 @@ describe('PartitionActors', () => {
     expect(batch.duplicates).toBe(1);
     expect(actors.dedupStats()).toMatchObject({ ids: 3, maxIds: 3, evicted: 2 });
   });
+
+  it('reports the oldest bus time it still needs, and a restore from there skips what it had evicted', () => {
+    const options = { dedupHorizonMs: 60_000, dedupMaxIds: 3, idleMs: 60_000 };
+    const r = [{ sensorType: 'temp', value: 1, unit: 'C', weight: 1 }];
+    const ev = (eventId: string) => makeEvent({ eventId, deviceId: 'd1', eventTime: BASE_TIME, readings: r, v2: false });
+    const live = new PartitionActors(0, options);
+    live.apply('1000-0', 1000, [ev('a')]);
+    expect(live.drain().dedupFloor).toBe(1000);
+    live.apply('1000-1', 1000, [ev('b')]);
+    live.apply('1001-0', 1001, [ev('c'), ev('d')]); // full at d: a and b (bus time 1000) go
+    const second = live.drain();
+    expect(second.dedupFloor).toBe(1001);
+    // The runtime trims the log below 1001: the first flush's entry goes, the second's stays
+    // whole, b included. Restored with its floor, b is skipped as the live index forgot it.
+    const restored = new PartitionActors(0, options);
+    restored.restore(second.accepted, second.dedupFloor);
+    for (const actors of [live, restored]) actors.apply('1002-0', 1002, [ev('b'), ev('c')]);
+    expect(restored.drain().accepted.map((x) => x.eventId)).toEqual(['b']);
+    expect(live.drain().accepted.map((x) => x.eventId)).toEqual(['b']);
+  });
 });

@@ -12,18 +12,20 @@ import { PartitionActors } from '../../../src/actors/partition-actors.js';
 import type { ActorOptions, DedupRecord } from '../../../src/actors/types.js';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import { decodeDedupRecords, encodeDedupRecords } from '../../../src/runtime/dedup-log-codec.js';
-import { BASE_TIME, DEVICES, type Entry, distinctEventsArb, makeEvent, run, toEntries, withoutLate } from './arbitraries.js';
+import { BASE_TIME, DEVICES, type Entry, distinctEventsArb, makeEvent, run, toEntries, decisions } from './arbitraries.js';
 
 interface Scenario {
   options: ActorOptions;
   before: Entry[];
   after: Entry[];
   /**
-   * How much of the log is restored: all of it; the records inside the horizon; or, as the
-   * runtime does, the flushes whose last entry is inside the horizon (the log's XTRIM MINID
-   * and the restore's XRANGE both go by the flush's `to`).
+   * How much of the log is restored: all of it; the records inside the horizon; the flushes
+   * whose last entry is inside the horizon (the log's XTRIM MINID and the restore's XRANGE
+   * both go by the flush's `to`); or, as the runtime does, the flushes whose last entry is at
+   * or after the later of the horizon's start and the last drain's restore floor, skipping the
+   * records before that point.
    */
-  trimLog: 'none' | 'records' | 'flushes';
+  trimLog: 'none' | 'records' | 'flushes' | 'floor';
   /** Entry indexes after which the live set passivates. */
   passivateAt: Set<number>;
 }
@@ -44,7 +46,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       dedupMaxIds: fc.integer({ min: 1, max: 12 }),
       idleMs: fc.integer({ min: 1, max: 40_000 }),
     }),
-    trimLog: fc.constantFrom('none' as const, 'records' as const, 'flushes' as const),
+    trimLog: fc.constantFrom('none' as const, 'records' as const, 'flushes' as const, 'floor' as const),
   })
   .chain(({ events, options, trimLog }) =>
     fc
@@ -65,10 +67,16 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
       }),
   );
 
+interface DedupLog {
+  entries: DedupRecord[][];
+  /** The bus time the restore skips records before (the runtime's stored trim point). */
+  floor: number;
+}
+
 /** A set rebuilt from the log as the runtime does it: one restore() per log entry. */
-function restoredFrom(s: Scenario, log: readonly DedupRecord[][]): PartitionActors {
+function restoredFrom(s: Scenario, log: DedupLog): PartitionActors {
   const actors = new PartitionActors(1, s.options);
-  for (const records of log) actors.restore(records);
+  for (const records of log.entries) actors.restore(records, log.floor);
   return actors;
 }
 
@@ -76,11 +84,14 @@ function restoredFrom(s: Scenario, log: readonly DedupRecord[][]): PartitionActo
  * The dedup log the live set leaves after `before`: one entry per flush (encoded and decoded
  * as in Redis), trimmed as the scenario says.
  */
-function dedupLog(s: Scenario, live: PartitionActors): DedupRecord[][] {
+function dedupLog(s: Scenario, live: PartitionActors): DedupLog {
   const flushes: { to: number; records: DedupRecord[] }[] = [];
   let lastBusTime = Number.NEGATIVE_INFINITY;
+  let lastFloor = Number.NEGATIVE_INFINITY;
   const flush = (): void => {
-    const payload = encodeDedupRecords(live.drain().accepted);
+    const batch = live.drain();
+    lastFloor = batch.dedupFloor;
+    const payload = encodeDedupRecords(batch.accepted);
     if (payload) flushes.push({ to: lastBusTime, records: decodeDedupRecords(payload) });
   };
   s.before.forEach((e, i) => {
@@ -91,13 +102,18 @@ function dedupLog(s: Scenario, live: PartitionActors): DedupRecord[][] {
   });
   flush();
   const cutoff = lastBusTime - s.options.dedupHorizonMs;
+  const all = Number.NEGATIVE_INFINITY;
   switch (s.trimLog) {
     case 'none':
-      return flushes.map((f) => f.records);
+      return { entries: flushes.map((f) => f.records), floor: all };
     case 'records':
-      return flushes.map((f) => f.records.filter((r) => r.busTime >= cutoff));
+      return { entries: flushes.map((f) => f.records.filter((r) => r.busTime >= cutoff)), floor: all };
     case 'flushes':
-      return flushes.filter((f) => f.to >= cutoff).map((f) => f.records);
+      return { entries: flushes.filter((f) => f.to >= cutoff).map((f) => f.records), floor: all };
+    case 'floor': {
+      const minId = Math.max(cutoff, lastFloor);
+      return { entries: flushes.filter((f) => f.to >= minId).map((f) => f.records), floor: minId };
+    }
   }
 }
 
@@ -112,7 +128,7 @@ const denseScenarioArb: fc.Arbitrary<Scenario> = fc
       dedupMaxIds: fc.integer({ min: 1, max: 10 }),
       idleMs: fc.constant(1_000),
     }),
-    trimLog: fc.constantFrom('none' as const, 'records' as const, 'flushes' as const),
+    trimLog: fc.constantFrom('none' as const, 'records' as const, 'flushes' as const, 'floor' as const),
     entries: fc.array(
       fc.record({
         step: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1_500 })),
@@ -144,7 +160,7 @@ describe('PartitionActors.restore', () => {
       fc.property(denseScenarioArb, (s) => {
         const live = new PartitionActors(1, s.options);
         const restored = restoredFrom(s, dedupLog(s, live));
-        expect(run(restored, s.after).map(withoutLate)).toEqual(run(live, s.after).map(withoutLate));
+        expect(run(restored, s.after).map(decisions)).toEqual(run(live, s.after).map(decisions));
       }),
       { numRuns: 1_000 },
     );
@@ -168,8 +184,8 @@ describe('PartitionActors.restore', () => {
         const live = new PartitionActors(1, s.options);
         const log = dedupLog(s, live);
         const restored = restoredFrom(s, log);
-        const liveBatches = run(live, s.after).map(withoutLate);
-        const restoredBatches = run(restored, s.after).map(withoutLate);
+        const liveBatches = run(live, s.after).map(decisions);
+        const restoredBatches = run(restored, s.after).map(decisions);
         expect(restoredBatches).toEqual(liveBatches);
       }),
       { numRuns: 300 },
@@ -180,11 +196,11 @@ describe('PartitionActors.restore', () => {
     fc.assert(
       fc.property(scenarioArb, (s) => {
         const entries = [...s.before, ...s.after];
-        const plain = run(new PartitionActors(1, s.options), entries).map(withoutLate);
+        const plain = run(new PartitionActors(1, s.options), entries).map(decisions);
         const passivating = new PartitionActors(1, s.options);
         const withPassivation = run(passivating, entries, (e) => {
           if (s.passivateAt.has(entries.indexOf(e))) passivating.passivate(e.busTime);
-        }).map(withoutLate);
+        }).map(decisions);
         expect(withPassivation).toEqual(plain);
       }),
       { numRuns: 200 },

@@ -6,13 +6,11 @@ import { INSERT_COLUMNS } from '../../../src/sinks/clickhouse-schema.js';
 import { tsvDateTime, tsvDateTime64 } from '../../../src/sinks/tsv-format.js';
 import { epochMs, readingRow, windowPartial } from './arbitraries.js';
 
-const batch: fc.Arbitrary<FlushBatch> = fc.record({
+type Batch = Pick<FlushBatch, 'rows' | 'rollup1m'>;
+
+const batch: fc.Arbitrary<Batch> = fc.record({
   rows: fc.array(readingRow, { maxLength: 20 }),
   rollup1m: fc.array(windowPartial, { maxLength: 10 }),
-  accepted: fc.constant([]),
-  duplicates: fc.constant(0),
-  dropped: fc.constant([]),
-  late: fc.constant(0),
 });
 
 /** Split a TabSeparated payload back into fields, undoing ClickHouse's escapes. */
@@ -56,7 +54,7 @@ describe('encodeBatch', () => {
   it('keeps free text exact however many tabs, newlines and backslashes it holds', () => {
     fc.assert(
       fc.property(fc.array(readingRow, { minLength: 1, maxLength: 10 }), (rows) => {
-        const [events] = encodeBatch({ rows, rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 });
+        const [events] = encodeBatch({ rows, rollup1m: [] });
         const parsed = parseTsv(events!.body);
         const col = (name: string): number => INSERT_COLUMNS.events.indexOf(name);
         rows.forEach((r, i) => {
@@ -76,7 +74,7 @@ describe('encodeBatch', () => {
   it('writes the window digest as parallel means and weights arrays', () => {
     fc.assert(
       fc.property(windowPartial, (p) => {
-        const [ins] = encodeBatch({ rows: [], rollup1m: [p], accepted: [], duplicates: 0, dropped: [], late: 0 });
+        const [ins] = encodeBatch({ rows: [], rollup1m: [p] });
         const f = parseTsv(ins!.body)[0]!;
         const means = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('means')]!) as number[];
         const weights = JSON.parse(f[INSERT_COLUMNS.rollup_1m.indexOf('weights')]!) as number[];
@@ -89,14 +87,14 @@ describe('encodeBatch', () => {
 
   it('writes the stored readings and the weighted count of a sampled window apart', () => {
     const p = { deviceId: 'd1', sensorType: 'temperature', windowStart: 1_700_000_040_000, readings: 3, count: 12, sum: 240, min: 19, max: 21, digest: [[19, 4], [20, 4], [21, 4]] as [number, number][] };
-    const [ins] = encodeBatch({ rows: [], rollup1m: [p], accepted: [], duplicates: 0, dropped: [], late: 0 });
+    const [ins] = encodeBatch({ rows: [], rollup1m: [p] });
     const f = parseTsv(ins!.body)[0]!;
     expect(f[INSERT_COLUMNS.rollup_1m.indexOf('readings')]).toBe('3');
     expect(f[INSERT_COLUMNS.rollup_1m.indexOf('count')]).toBe('12');
   });
 
   it('writes nothing for an empty batch', () => {
-    expect(encodeBatch({ rows: [], rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 })).toEqual([]);
+    expect(encodeBatch({ rows: [], rollup1m: [] })).toEqual([]);
   });
 });
 
@@ -112,7 +110,7 @@ describe('EventsBodyWriter', () => {
         }
         while (growing.length < rows.length) growing.push(rows[growing.length]!);
         writer.catchUp(growing);
-        const b: FlushBatch = { rows, rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 };
+        const b: Batch = { rows, rollup1m: [] };
         const taken = writer.take();
         const whole = encodeBatch(b, 'RowBinary');
         if (rows.length === 0) return void expect([taken, whole]).toEqual([null, []]);
@@ -131,10 +129,10 @@ describe('EventsBodyWriter', () => {
     writer.catchUp(rows.slice(3));
     const second = writer.take();
     expect(second?.rows).toBe(2);
-    expect(Buffer.compare(Buffer.from(second!.body), Buffer.from(encodeBatch({ rows: rows.slice(3), rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 }, 'RowBinary')[0]!.body))).toBe(0);
+    expect(Buffer.compare(Buffer.from(second!.body), Buffer.from(encodeBatch({ rows: rows.slice(3), rollup1m: [] }, 'RowBinary')[0]!.body))).toBe(0);
     writer.catchUp(rows.slice(0, 4));
     expect(() => writer.catchUp(rows.slice(0, 2))).toThrow(/shrank/);
-    const batchOfFive: FlushBatch = { rows, rollup1m: [], accepted: [], duplicates: 0, dropped: [], late: 0 };
+    const batchOfFive: Batch = { rows, rollup1m: [] };
     expect(() => encodeBatch(batchOfFive, 'RowBinary', writer.take())).toThrow(/does not fit/);
   });
 });
