@@ -3,6 +3,7 @@
  * computed the plain way (the model the pipeline must agree with).
  */
 import { randomUUID } from 'node:crypto';
+import type { CanonicalEvent } from '../../src/contracts/canonical-event.js';
 
 export interface Reading {
   sensor_type: string;
@@ -92,4 +93,31 @@ export function seededUuid(random: () => number): string {
   hex[16] = (8 + Math.floor(random() * 4)).toString(16);
   const s = hex.join('');
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+}
+
+/**
+ * Events as the gateway puts them on the bus, numbered `first` to `first + count - 1`: event id
+ * `<idPrefix>-0000-4000-8000-<n in hex>`, device `<devicePrefix>-<n mod devices>`, event times
+ * one second apart from five whole minutes ago, v2 with a temperature (20 + n) and a humidity
+ * (40 + n) reading.
+ */
+export function busEvents(first: number, count: number, o: { idPrefix: string; devicePrefix: string; devices: number; region: string }): CanonicalEvent[] {
+  const start = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
+  return Array.from({ length: count }, (_, k) => {
+    const n = first + k;
+    return {
+      eventId: `${o.idPrefix}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
+      deviceId: `${o.devicePrefix}-${n % o.devices}`,
+      region: o.region,
+      eventTime: start + n * 1000,
+      ingestTime: Date.now(),
+      firmwareVersion: '1.0.0',
+      schemaVersion: 2,
+      seq: n,
+      readings: [
+        { sensorType: 'temperature', value: 20 + n, unit: 'C', weight: 1 },
+        { sensorType: 'humidity', value: 40 + n, unit: '%', weight: 1 },
+      ],
+    };
+  });
 }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
+import { busEvents } from '../../helpers/events.js';
 import { decodeDedupRecords } from '../../../src/runtime/dedup-log-codec.js';
 import { busTimeOf } from '../../../src/runtime/stream-id.js';
 import { PartitionRig, startRuntimeServices, type RuntimeServices } from '../../helpers/partition-rig.js';
@@ -22,24 +23,6 @@ afterAll(async () => {
 
 const CAPACITY = 30;
 const PER_ENTRY = 10;
-
-function events(entry: number): CanonicalEvent[] {
-  const start = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 5 * MINUTE_MS;
-  return Array.from({ length: PER_ENTRY }, (_, k) => {
-    const i = entry * PER_ENTRY + k;
-    return {
-      eventId: `d7e1b000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
-      deviceId: `trim-dev-${i % 4}`,
-      region: 'x',
-      eventTime: start + i * 1000,
-      ingestTime: Date.now(),
-      firmwareVersion: '1.0.0',
-      schemaVersion: 2 as const,
-      seq: i,
-      readings: [{ sensorType: 'temperature', value: i, unit: 'C', weight: 1 }],
-    };
-  });
-}
 
 /** Every dedup log entry, oldest first, as the ids it holds. */
 async function dedupLog(rig: PartitionRig): Promise<string[][]> {
@@ -62,7 +45,7 @@ describe('the dedup log, trimmed with the dedup index', () => {
     const rig = new PartitionRig(services!, 9500, 20_000, { dedupHorizonMs: 10 * MINUTE_MS, dedupMaxIds: CAPACITY, idleMs: 10 * MINUTE_MS });
     await rig.init();
     expect(await rig.restart(null)).toBe(true);
-    const sent = Array.from({ length: 8 }, (_, entry) => events(entry).map((e) => ({ ...e, region: rig.region })));
+    const sent = Array.from({ length: 8 }, (_, entry) => busEvents(entry * PER_ENTRY, PER_ENTRY, { idPrefix: 'd7e1b000', devicePrefix: 'trim-dev', devices: 4, region: rig.region }));
     const ids: string[] = [];
     for (const batch of sent) ids.push(await appendAndFlush(rig, batch));
 

@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import type { CrashPoint } from '../../helpers/crash-gate.js';
+import { busEvents } from '../../helpers/events.js';
 import { PartitionRig, TORN_DEVICE, startRuntimeServices, type RuntimeServices } from '../../helpers/partition-rig.js';
 import { HOUR_MS, MINUTE_MS, expectedReadings, expectedWindows } from '../../helpers/sink-snapshot.js';
 
@@ -23,24 +24,6 @@ afterAll(async () => {
   await services?.stop();
 });
 
-function events(n: number): CanonicalEvent[] {
-  const start = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 5 * MINUTE_MS;
-  return Array.from({ length: n }, (_, i) => ({
-    eventId: `7042e000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
-    deviceId: `torn-dev-${i % 3}`,
-    region: 'x',
-    eventTime: start + i * 1000,
-    ingestTime: Date.now(),
-    firmwareVersion: '1.0.0',
-    schemaVersion: 2 as const,
-    seq: i,
-    readings: [
-      { sensorType: 'temperature', value: 20 + i, unit: 'C', weight: 1 },
-      { sensorType: 'humidity', value: 40 + i, unit: '%', weight: 1 },
-    ],
-  }));
-}
-
 let runs = 9000;
 
 /** A rig with `sent` read by its owner, whose flush then dies at `point`. */
@@ -48,7 +31,7 @@ async function crashedFlush(point: CrashPoint): Promise<{ rig: PartitionRig; sen
   const rig = new PartitionRig(services!, ++runs);
   await rig.init();
   expect(await rig.restart(null)).toBe(true);
-  const sent = events(12).map((e) => ({ ...e, region: rig.region }));
+  const sent = busEvents(0, 12, { idPrefix: '7042e000', devicePrefix: 'torn-dev', devices: 3, region: rig.region });
   await rig.append(sent.slice(0, 6));
   await rig.append(sent.slice(6));
   expect(await rig.poll(100)).toBe(2);
