@@ -168,6 +168,25 @@ describe('DedupIndex', () => {
     expect(index.stats().evicted).toBe(4);
   });
 
+  it('names the oldest bus time a restore has to replay: the oldest held, the overflowed one, or the next', () => {
+    const index = new DedupIndex({ horizonMs: 100, maxIds: 3 });
+    expect(index.restoreFloor).toBe(Number.NEGATIVE_INFINITY);
+    index.add('d', 'a', 1);
+    index.add('d', 'b', 2);
+    expect(index.restoreFloor).toBe(1);
+    index.add('d', 'c', 3);
+    index.add('d', 'e', 3); // full: a (bus time 1) goes
+    expect(index.restoreFloor).toBe(2);
+    for (const id of ['f', 'g', 'h', 'i']) index.add('d', id, 4); // 4 overflows: nothing held
+    expect(index.size).toBe(0);
+    expect(index.restoreFloor).toBe(4); // replaying bus time 4 overflows it again
+    index.add('d', 'j', 5);
+    expect(index.restoreFloor).toBe(5);
+    index.advance(200); // j is past the horizon: nothing to replay before the next bus time
+    expect(index.size).toBe(0);
+    expect(index.restoreFloor).toBe(201);
+  });
+
   it('re-adding a remembered id refreshes it to the newest position', () => {
     const index = new DedupIndex({ horizonMs: 10, maxIds: 3 });
     index.add('d', 'a', 0);
