@@ -210,6 +210,30 @@ function evaluateStep(o, recorder, probe, rate, start, end) {
 }
 
 /** After the generators finished: wait until every accepted event is read and checkpointed. */
+/** Consumer lag over this many seconds counts as a slow spell in the Redis summary. */
+const SLOW_LAG_SEC = 1.5;
+
+/**
+ * The bus Redis over the run, from the scrapes (about one a second): its peak memory, the AOF
+ * rewrites it made, and how many of the slow spells (consumer lag over SLOW_LAG_SEC) came
+ * while one ran — a rewrite forks Redis and writes its whole dataset.
+ */
+function redisSummary(scrapes) {
+  const seen = scrapes.filter((s) => s.redisUsedBytes !== null);
+  if (seen.length === 0) return null;
+  const rewrites = seen.filter((s) => s.aofRewrites !== null).map((s) => s.aofRewrites);
+  const slow = scrapes.filter((s) => s.lagSecondsMax > SLOW_LAG_SEC);
+  return {
+    usedMemoryPeakMb: Math.max(...seen.map((s) => s.redisUsedBytes)) / 1048576,
+    aofRewrites: rewrites.length > 0 ? Math.max(...rewrites) - Math.min(...rewrites) : null,
+    scrapes: scrapes.length,
+    scrapesRewriting: scrapes.filter((s) => s.aofRewriting).length,
+    slowLagSec: SLOW_LAG_SEC,
+    scrapesSlow: slow.length,
+    scrapesSlowRewriting: slow.filter((s) => s.aofRewriting).length,
+  };
+}
+
 async function drainShoal(opsUrl, timeoutSec) {
   const deadline = Date.now() + timeoutSec * 1000;
   let calm = 0;
@@ -439,6 +463,7 @@ async function main() {
         maxGeneratorQueue: Math.max(0, ...recorder.timeline.map((p) => p.queued)),
         maxBackpressure: Math.max(0, ...recorder.scrapes.map((s) => s.backpressureMax)),
       },
+      redis: redisSummary(recorder.scrapes),
       cpu: {
         loadPhaseCores: loadCores,
         totals: cpuTotals,

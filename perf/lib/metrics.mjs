@@ -1,7 +1,7 @@
 // Shoal's /metrics (Prometheus text) as the harness reads it: every sample with its labels,
 // and the few figures the harness follows over time — consumer lag (entries, seconds),
 // accepted vs processed events (the unread backlog), dedup drops, sampled-out readings,
-// backpressure, the flush durations per sink, and the visibility histogram
+// backpressure, the bus Redis's memory and AOF rewrites, the flush durations per sink, and the visibility histogram
 // `shoal_visibility_latency_seconds` summed over regions (cumulative buckets; quantiles of a window come from the difference of two scrapes).
 /* global AbortSignal */
 
@@ -82,6 +82,10 @@ export function digest(samples) {
       ]),
     ),
     wsConnections: sum(samples, 'shoal_ws_connections'),
+    /** The bus Redis (null before Shoal exported it): memory, AOF rewrites since it started, one running now. */
+    redisUsedBytes: samples.some((s) => s.name === 'shoal_redis_used_memory_bytes') ? max(samples, 'shoal_redis_used_memory_bytes') : null,
+    aofRewrites: samples.some((s) => s.name === 'shoal_redis_aof_rewrites') ? max(samples, 'shoal_redis_aof_rewrites') : null,
+    aofRewriting: max(samples, 'shoal_redis_aof_rewrite_in_progress') > 0,
     visibility: histogramBuckets(samples, 'shoal_visibility_latency_seconds'),
     /** Time to write one flush, per sink (`clickhouse`, `object-store`). */
     flushDuration: Object.fromEntries(

@@ -40,6 +40,7 @@ import { ArchiveReplayer, ChdbStore, createAnalyticsStore, createObjectStore, re
 import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
 import { LagMonitor } from './lag-monitor.js';
+import { RedisStats } from './redis-stats.js';
 import { Keys } from './keys.js';
 import { checkPartitionLayout } from './bus-layout.js';
 import { partitionsForShard } from './partitioning.js';
@@ -129,6 +130,7 @@ export class Pipeline {
     await Promise.all(this.shards.map((s) => s.ready()));
 
     const authSecret = config.auth.mode === 'none' ? null : (config.auth.secret ?? loadOrCreateSecret(config.dataDir));
+    new RedisStats(this.redis, this.mainRegistry);
     this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry);
     this.lagMonitor.start();
     const lag = this.lagMonitor;

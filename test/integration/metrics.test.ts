@@ -2,8 +2,9 @@
  * /metrics and the visibility SLO end to end with the built CLI: devices in every region and
  * partition send valid and invalid events over WebSocket (v1 and v2) and HTTP, then one scrape
  * shows the ingest counters agreeing with the acks, frames per transport and bytes, open
- * connections, DLQ entries by reason, lag and checkpoint-age gauges for every partition, and a
- * visibility histogram counting every accepted event; /api/v1/stats carries the SLO block.
+ * connections, DLQ entries by reason, lag and checkpoint-age gauges for every partition, the bus
+ * Redis answering INFO, and a visibility histogram counting every accepted event;
+ * /api/v1/stats carries the SLO block.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
@@ -136,6 +137,9 @@ describe('metrics and the visibility SLO', () => {
     expect(sum(samples, 'shoal_ingest_frames_total', { transport: 'http' })).toBe(frames.http);
     expect(sum(samples, 'shoal_ingest_bytes_total')).toBe(bytes);
     expect(sum(samples, 'shoal_ws_connections')).toBe(clients.length);
+    // The embedded bus Redis, as INFO reports it.
+    expect(sum(samples, 'shoal_redis_up')).toBe(1);
+    expect(sum(samples, 'shoal_redis_used_memory_bytes')).toBeGreaterThan(100_000);
 
     // Every rejected event went to its region's DLQ, counted by reason.
     for (const [code, n] of rejectedBy) expect(sum(samples, 'shoal_dlq_entries_total', { reason: code.toLowerCase() })).toBe(n);
