@@ -82,10 +82,13 @@ export class RedisStats {
   private info(): Promise<Map<string, number> | null> {
     const now = this.clock();
     if (this.cached && now - this.cached.at < INFO_TTL_MS) return this.cached.info;
+    let timer: NodeJS.Timeout | undefined;
     const info = Promise.race([
       this.redis.info().then(parseInfo),
-      new Promise<null>((resolve) => setTimeout(() => resolve(null), INFO_TIMEOUT_MS).unref()),
-    ]).catch(() => null);
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), INFO_TIMEOUT_MS))),
+    ])
+      .catch(() => null)
+      .finally(() => clearTimeout(timer));
     this.cached = { at: now, info };
     return info;
   }

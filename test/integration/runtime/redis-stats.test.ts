@@ -1,6 +1,6 @@
 /**
  * The bus Redis on /metrics: memory and AOF rewrites as a real redis-server reports them, and a
- * scrape that still answers (with shoal_redis_up 0) while Redis is down.
+ * scrape that still answers (with shoal_redis_up 0) while Redis is down or hangs.
  */
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,5 +74,25 @@ describe('Redis stats on /metrics', () => {
     await r.server.start();
     await waitUntil('Redis to answer again', async () => (await scrape(registry)).get('shoal_redis_up') === 1);
     await r.redis.del('redis-stats:big');
+  });
+
+  it('answers within the INFO timeout when Redis hangs, with shoal_redis_up 0', async () => {
+    const registry = new Registry();
+    let clock = 0;
+    new RedisStats(r.redis, registry, () => (clock += 1000));
+    expect((await scrape(registry)).get('shoal_redis_up')).toBe(1);
+    const pid = r.server.pid!;
+    process.kill(pid, 'SIGSTOP');
+    // Redis resumes after 10 s whatever happens: without the INFO timeout the scrape would
+    // wait until then and see it up.
+    const resume = setTimeout(() => process.kill(pid, 'SIGCONT'), 10_000);
+    try {
+      const hung = await scrape(registry);
+      expect(hung.get('shoal_redis_up')).toBe(0);
+    } finally {
+      clearTimeout(resume);
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitUntil('Redis to answer again', async () => (await scrape(registry)).get('shoal_redis_up') === 1);
   });
 });
