@@ -214,9 +214,9 @@ function evaluateStep(o, recorder, probe, rate, start, end) {
 const SLOW_LAG_SEC = 1.5;
 
 /**
- * The bus Redis over the run, from the scrapes (about one a second): its peak memory, the AOF
- * rewrites it made, and how many of the slow spells (consumer lag over SLOW_LAG_SEC) came
- * while one ran — a rewrite forks Redis and writes its whole dataset.
+ * The bus Redis and ClickHouse's merges over the run, from the scrapes (about one a second):
+ * Redis's peak memory, the AOF rewrites it made, and how many of the slow spells (consumer lag
+ * over SLOW_LAG_SEC) came while a rewrite or a merge ran.
  */
 function redisSummary(scrapes) {
   const seen = scrapes.filter((s) => s.redisUsedBytes !== null);
@@ -231,6 +231,9 @@ function redisSummary(scrapes) {
     slowLagSec: SLOW_LAG_SEC,
     scrapesSlow: slow.length,
     scrapesSlowRewriting: slow.filter((s) => s.aofRewriting).length,
+    scrapesMerging: scrapes.filter((s) => s.mergesRunning > 0).length,
+    scrapesSlowMerging: slow.filter((s) => s.mergesRunning > 0).length,
+    mergeBytesMaxMb: Math.max(0, ...scrapes.map((s) => s.mergeBytes ?? 0)) / 1048576,
   };
 }
 

@@ -86,6 +86,9 @@ export function digest(samples) {
     redisUsedBytes: samples.some((s) => s.name === 'shoal_redis_used_memory_bytes') ? max(samples, 'shoal_redis_used_memory_bytes') : null,
     aofRewrites: samples.some((s) => s.name === 'shoal_redis_aof_rewrites') ? max(samples, 'shoal_redis_aof_rewrites') : null,
     aofRewriting: max(samples, 'shoal_redis_aof_rewrite_in_progress') > 0,
+    /** ClickHouse merges running (as of Shoal's previous scrape) and the compressed bytes they merge. */
+    mergesRunning: max(samples, 'shoal_clickhouse_merges_running'),
+    mergeBytes: max(samples, 'shoal_clickhouse_merge_bytes'),
     visibility: histogramBuckets(samples, 'shoal_visibility_latency_seconds'),
     /** Time to write one flush, per sink (`clickhouse`, `object-store`). */
     flushDuration: Object.fromEntries(

@@ -36,7 +36,7 @@ import { SloTracker, histogramCounts, registerSloGauges } from '../ops/slo-track
 import type { HealthReport } from '../ops/health.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { startArchiveRetention, type ArchiveJanitor } from '../sinks/archive-janitor.js';
-import { ArchiveReplayer, ChdbStore, createAnalyticsStore, createObjectStore, replayStoreOf } from '../sinks/index.js';
+import { ArchiveReplayer, ChdbStore, createAnalyticsStore, createObjectStore, MergeStats, replayStoreOf } from '../sinks/index.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -131,6 +131,7 @@ export class Pipeline {
 
     const authSecret = config.auth.mode === 'none' ? null : (config.auth.secret ?? loadOrCreateSecret(config.dataDir));
     new RedisStats(this.redis, this.mainRegistry);
+    new MergeStats(this.store, this.mainRegistry);
     this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry);
     this.lagMonitor.start();
     const lag = this.lagMonitor;

@@ -7,6 +7,7 @@ export type { ObjectInfo, ObjectStore } from './object-store.js';
 export { encodeBatch, encodeReadingRow, encodeWindowPartial } from './batch-encoder.js';
 export { DEDUP_WINDOW, INSERT_COLUMNS, insertTarget, schemaStatements, type SchemaTtl } from './clickhouse-schema.js';
 export { ChdbStore } from './chdb-store.js';
+export { MergeStats } from './merge-stats.js';
 export { ClickHouseServerStore } from './clickhouse-server-store.js';
 export { ClickHouseServerTransport, type ClickHouseServerOptions, type RawInsert } from './clickhouse-server-transport.js';
 export {
