@@ -209,8 +209,7 @@ function evaluateStep(o, recorder, probe, rate, start, end) {
   return { rate, start, end, offeredPerSec, acceptedPerSec, visibilityP99Sec, probeP99Sec, unreadSlopePerSec: unreadSlope, lagSlopeSecPerSec: lagSlope, lagSecondsEnd, pass: failures.length === 0, failures };
 }
 
-/** After the generators finished: wait until every accepted event is read and checkpointed. */
-/** Consumer lag over this many seconds counts as a slow spell in the Redis summary. */
+/** Consumer lag over this many seconds counts as a slow spell in the background-work summary. */
 const SLOW_LAG_SEC = 1.5;
 
 /**
@@ -218,7 +217,7 @@ const SLOW_LAG_SEC = 1.5;
  * Redis's peak memory, the AOF rewrites it made, and how many of the slow spells (consumer lag
  * over SLOW_LAG_SEC) came while a rewrite or a merge ran.
  */
-function redisSummary(scrapes) {
+function backgroundSummary(scrapes) {
   const seen = scrapes.filter((s) => s.redisUsedBytes !== null);
   if (seen.length === 0) return null;
   const rewrites = seen.filter((s) => s.aofRewrites !== null).map((s) => s.aofRewrites);
@@ -237,6 +236,7 @@ function redisSummary(scrapes) {
   };
 }
 
+/** After the generators finished: wait until every accepted event is read and checkpointed. */
 async function drainShoal(opsUrl, timeoutSec) {
   const deadline = Date.now() + timeoutSec * 1000;
   let calm = 0;
@@ -466,7 +466,7 @@ async function main() {
         maxGeneratorQueue: Math.max(0, ...recorder.timeline.map((p) => p.queued)),
         maxBackpressure: Math.max(0, ...recorder.scrapes.map((s) => s.backpressureMax)),
       },
-      redis: redisSummary(recorder.scrapes),
+      background: backgroundSummary(recorder.scrapes),
       cpu: {
         loadPhaseCores: loadCores,
         totals: cpuTotals,

@@ -1,7 +1,7 @@
 // Shoal's /metrics (Prometheus text) as the harness reads it: every sample with its labels,
 // and the few figures the harness follows over time — consumer lag (entries, seconds),
 // accepted vs processed events (the unread backlog), dedup drops, sampled-out readings,
-// backpressure, the bus Redis's memory and AOF rewrites, the flush durations per sink, and the visibility histogram
+// backpressure, the bus Redis's memory and AOF rewrites, ClickHouse's merges, the flush durations per sink, and the visibility histogram
 // `shoal_visibility_latency_seconds` summed over regions (cumulative buckets; quantiles of a window come from the difference of two scrapes).
 /* global AbortSignal */
 

@@ -31,7 +31,7 @@ function summary(r) {
     ['flush duration, per sink', Object.entries(r.shoal.flushSeconds ?? {}).map(([sink, f]) => `${sink} p50 ${n2(f.p50)} s, p99 ${n2(f.p99)} s (${n0(f.count)} flushes)`).join('; ') || 'n/a'],
     ['visibility, probe via query API', `p50 ${n2(p.visibilityMs.p50 / 1000)} s, p90 ${n2(p.visibilityMs.p90 / 1000)} s, p99 ${n2(p.visibilityMs.p99 / 1000)} s, max ${n2(p.visibilityMs.max / 1000)} s (${p.visibilityMs.count} probes; ${p.ackedNotSeen} acked but never seen; each poll of the query API took p50 ${n0(p.queryMs?.p50)} ms, p99 ${n0(p.queryMs?.p99)} ms)`],
     ['backlog', `consumer lag max ${n2(r.backlog.maxLagSeconds)} s / ${n0(r.backlog.maxLagEntries)} entries; unread events max ${n0(r.backlog.maxUnreadEvents)}; generator queue max ${n0(r.backlog.maxGeneratorQueue)}; backpressure level max ${r.backlog.maxBackpressure}`],
-    ['bus Redis, merges', redisCell(r.redis)],
+    ['bus Redis, merges', backgroundCell(r.background)],
     ['CPU, load phase (cores)', `shoal ${n2(lc.shoal)}, redis ${n2(lc.redis)}, generators ${n2(genCores)}${gens.length > 1 ? ` (${gens.map(([, x]) => n2(x)).join(' + ')})` : ''}, harness ${n2(lc.harness)}`],
     ['CPU per event (shoal + redis)', `${n1((r.cpu.shoalPlusRedisCpuSecondsPerEvent ?? NaN) * 1e6)} µs (load and drain, per distinct event)`],
     ['peak RSS', rss],
@@ -42,7 +42,7 @@ function summary(r) {
   return ['| measure | value |', '|---|---|', ...rows.map(([k, x]) => `| ${k} | ${cell(x)} |`)];
 }
 
-function redisCell(x) {
+function backgroundCell(x) {
   if (!x) return 'n/a (Shoal exports no Redis gauges)';
   const rewrites = x.aofRewrites === null ? 'AOF rewrites not reported' : `${n0(x.aofRewrites)} AOF rewrites, one running at ${n0(x.scrapesRewriting)} of ${n0(x.scrapes)} scrapes (~1 a second)`;
   return `used memory peak ${n0(x.usedMemoryPeakMb)} MB; ${rewrites}; ClickHouse merging at ${n0(x.scrapesMerging)} scrapes (largest ${n0(x.mergeBytesMaxMb)} MB); consumer lag over ${x.slowLagSec} s at ${n0(x.scrapesSlow)} scrapes, ${n0(x.scrapesSlowRewriting)} of them during a rewrite, ${n0(x.scrapesSlowMerging)} during a merge`;

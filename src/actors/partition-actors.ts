@@ -110,7 +110,7 @@ export class PartitionActors {
    * could keep ids it had forgotten. A log entry straddling the floor holds some.
    */
   restore(records: readonly DedupRecord[], floor = Number.NEGATIVE_INFINITY): void {
-    const kept = records[0] !== undefined && records[0].busTime >= floor ? records : records.filter((r) => r.busTime >= floor);
+    const kept = floor === Number.NEGATIVE_INFINITY ? records : records.filter((r) => r.busTime >= floor);
     const sorted = kept.every((r, i) => i === 0 || (kept[i - 1] as DedupRecord).busTime <= r.busTime);
     const ordered = sorted ? kept : [...kept].sort((a, b) => a.busTime - b.busTime);
     for (const r of ordered) this.dedup.add(r.deviceId, r.eventId, r.busTime);
