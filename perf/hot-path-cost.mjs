@@ -92,18 +92,24 @@ function decodeValidate(step) {
   return accepted;
 }
 
+/** `items` grouped by `keyOf`, groups in first-seen order. */
+function groupBy(items, keyOf) {
+  const groups = new Map();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
 /** Gateway: accepted events → bus entry payloads per (region, partition), coalesced as the appender does. */
 function busEncode(accepted) {
-  const byPartition = new Map();
-  for (const e of accepted) {
-    const key = `${e.region}:${partitionOf(e.deviceId, PARTITIONS)}`;
-    const list = byPartition.get(key);
-    if (list) list.push(e);
-    else byPartition.set(key, [e]);
-  }
+  const size = Math.min(ENTRY_EVENTS, MAX_EVENTS_PER_ENTRY);
   const entries = [];
-  for (const [key, list] of byPartition) {
-    for (let i = 0; i < list.length; i += ENTRY_EVENTS) entries.push({ key, payload: encodeEvents(list.slice(i, Math.min(i + ENTRY_EVENTS, i + MAX_EVENTS_PER_ENTRY))) });
+  for (const [key, list] of groupBy(accepted, (e) => `${e.region}:${partitionOf(e.deviceId, PARTITIONS)}`)) {
+    for (let i = 0; i < list.length; i += size) entries.push({ key, payload: encodeEvents(list.slice(i, i + size)) });
   }
   return entries;
 }
@@ -117,13 +123,7 @@ function busDecode(entries) {
 function apply(decoded, state, busTime) {
   for (const { key, events } of decoded) {
     const p = state.get(key);
-    const groups = new Map();
-    for (const e of events) {
-      const g = groups.get(e.deviceId);
-      if (g) g.push(e);
-      else groups.set(e.deviceId, [e]);
-    }
-    for (const group of groups.values()) p.actors.apply(`${busTime}-0`, busTime, group);
+    for (const group of groupBy(events, (e) => e.deviceId).values()) p.actors.apply(`${busTime}-0`, busTime, group);
     p.since += events.length;
   }
 }
