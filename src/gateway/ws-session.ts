@@ -10,6 +10,20 @@ import type { DeviceIdentity } from '../contracts/frame.js';
 const DROPPED = 2;
 
 /**
+ * Hand one message to uWS. The build we load (uWS.js 20.30; newer builds need glibc 2.38)
+ * writes uncompressed messages of 16 KiB or more straight to the socket when nothing is
+ * buffered, and when that write is partial inside the drain handler, the rest stays in uWS's
+ * buffer and no drain ever comes again: the device waits forever for the end of its ack
+ * (measured with test/integration/gateway/ws-session-uws.test.ts; upstream reworked that
+ * shortcut later, e.g. uWebSockets PR #1662). An ack with a couple of hundred rejections is
+ * that big. Asking for compression skips the shortcut; the gateway negotiates none, so uWS
+ * sends the frame uncompressed, through its buffered path.
+ */
+function sendText(ws: WebSocket<WsUserData>, message: string): number {
+  return ws.send(message, false, true);
+}
+
+/**
  * Sessions with acks waiting for the end of this turn of the event loop. Acks that become
  * ready together (one bus append answers many frames) go out under one cork per socket: one
  * write instead of one per ack.
@@ -83,7 +97,7 @@ export class WsSession {
     ws.cork(() => {
       while (this.backlog.length > 0 && ws.getBufferedAmount() < this.maxBuffered) {
         const message = this.backlog[0] as string;
-        if (ws.send(message, false) === DROPPED) break;
+        if (sendText(ws, message) === DROPPED) break;
         this.backlog.shift();
       }
     });
@@ -99,7 +113,7 @@ export class WsSession {
     if (!ws || this.closed) return;
     ws.cork(() => {
       for (const message of messages) {
-        if (this.backlog.length === 0 && ws.getBufferedAmount() < this.maxBuffered && ws.send(message, false) !== DROPPED) continue;
+        if (this.backlog.length === 0 && ws.getBufferedAmount() < this.maxBuffered && sendText(ws, message) !== DROPPED) continue;
         this.backlog.push(message);
       }
     });
