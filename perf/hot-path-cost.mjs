@@ -5,7 +5,7 @@
  * shard's bus decoding, actors, RowBinary events body, window drain with the rollup insert,
  * and dedup log record (run `npm run build` first).
  *
- *   node perf/hot-path-cost.mjs [--events N] [--devices N] [--frame-events N] [--rounds N]
+ *   node perf/hot-path-cost.mjs [--events N] [--devices N] [--frame-events N] [--rounds N] [--alloc]
  *
  * Builds `--events` events the way the load generator does (the simulator's devices: half v1
  * with one reading, half v2 with several; half JSON, half MessagePack; 1 % duplicates, 0.5 %
@@ -13,7 +13,13 @@
  * every stage over all of them with fresh actors; the report gives each stage's CPU time per
  * event (process CPU, so GC helper threads count) in the best and the median round. End-to-end
  * runs on a shared 2-core machine cannot see a change of 1 µs an event; this can.
+ *
+ * `--alloc` also samples every allocation of the rounds (V8's sampling heap profiler, keeping
+ * the samples of objects the GC has since collected) and reports the bytes allocated per
+ * accepted event and the functions that allocate most. The profiler slows the rounds, so
+ * read the CPU figures of an `--alloc` run as relative only.
  */
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -22,8 +28,10 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '10000' },
     'frame-events': { type: 'string', default: '250' },
     rounds: { type: 'string', default: '7' },
+    alloc: { type: 'boolean', default: false },
   },
 });
+const sampleAllocations = values.alloc;
 const opts = { events: Number(values.events), devices: Number(values.devices), frameEvents: Number(values['frame-events']), rounds: Number(values.rounds) };
 for (const [name, n] of Object.entries(opts)) {
   if (!(Number.isInteger(n) && n > 0)) {
@@ -202,9 +210,16 @@ function runRound() {
 }
 
 console.log(`${frames.length.toLocaleString('en-US')} frames of up to ${opts.frameEvents} events, ${made.toLocaleString('en-US')} events from ${opts.devices.toLocaleString('en-US')} devices; ${opts.rounds} rounds`);
+const inspector = sampleAllocations ? new Session() : null;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('HeapProfiler.enable');
+  await inspector.post('HeapProfiler.startSampling', { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 const rounds = [];
 for (let r = 0; r < opts.rounds; r++) rounds.push(runRound());
 const events = rounds[0].accepted;
+const allocations = inspector ? (await inspector.post('HeapProfiler.stopSampling')).profile : null;
 console.log(`CPU per accepted event (${events.toLocaleString('en-US')} accepted), best / median of ${opts.rounds} rounds:`);
 let bestTotal = 0;
 let medianTotal = 0;
@@ -217,3 +232,22 @@ for (let i = 0; i < STAGES.length; i++) {
   console.log(`  ${STAGES[i].padEnd(38)} ${best.toFixed(2).padStart(6)} / ${median.toFixed(2).padStart(6)} µs`);
 }
 console.log(`  ${'all'.padEnd(38)} ${bestTotal.toFixed(2).padStart(6)} / ${medianTotal.toFixed(2).padStart(6)} µs`);
+
+if (allocations) {
+  /** Sampled bytes by allocating function (self), named `function file:line` as in the CPU summary. */
+  const bySite = new Map();
+  let total = 0;
+  const walk = (node) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^.*\/(dist|node_modules)\//, '').replace(/^file:\/\/.*\//, '');
+    const site = `${functionName || '(anonymous)'} ${file || '(native)'}:${lineNumber + 1}`;
+    total += node.selfSize;
+    if (node.selfSize > 0) bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child);
+  };
+  walk(allocations.head);
+  const perEvent = (bytes) => bytes / (events * opts.rounds);
+  console.log(`\nAllocated per accepted event, all stages (sampled): ${perEvent(total).toFixed(0)} B; largest allocators:`);
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 15))
+    console.log(`  ${perEvent(bytes).toFixed(0).padStart(5)} B  ${((100 * bytes) / total).toFixed(1).padStart(5)} %  ${site}`);
+}
