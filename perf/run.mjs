@@ -43,6 +43,7 @@ const HELP = `npm run perf -- [options]
   --frame-events N     most events per frame (default 250)
   --max-in-flight N    unacked frames per connection (default 8)
   --linger-ms N        how long events wait for their frame (generator tick, default 50)
+  --device-buffer-s S  seconds of its share a device buffers while unacked before it drops new events (default 5)
   --seed N             simulation seed (default 42)
   --auth MODE          auto | fleet | none (default auto: fleet tokens if dist has issueFleetToken)
   --ignore-throttle    keep sending at full rate when the gateway asks to throttle
@@ -70,6 +71,7 @@ const { values: args } = parseArgs({
     'frame-events': { type: 'string', default: '250' },
     'max-in-flight': { type: 'string', default: '8' },
     'linger-ms': { type: 'string', default: '50' },
+    'device-buffer-s': { type: 'string', default: '5' },
     seed: { type: 'string', default: '42' },
     auth: { type: 'string', default: 'auto' },
     'ignore-throttle': { type: 'boolean', default: false },
@@ -119,6 +121,7 @@ function options() {
     eventsPerFrame: Math.min(999, Math.max(1, num('frame-events', 250))),
     maxInFlight: Math.max(1, num('max-in-flight', 8)),
     lingerMs: Math.max(5, num('linger-ms', 50)),
+    deviceBufferS: Math.max(0.1, num('device-buffer-s', 5)),
     seed: num('seed', 42),
     auth: args.auth,
     honorThrottle: !args['ignore-throttle'],
@@ -300,7 +303,7 @@ async function main() {
         sockets: o.sockets,
         eventsPerFrame: o.eventsPerFrame,
         maxInFlight: o.maxInFlight,
-        maxQueueSec: 5,
+        maxQueueSec: o.deviceBufferS,
         tickMs: o.lingerMs,
         honorThrottle: o.honorThrottle,
         mix: { duplicateShare: o.mix.duplicateShare, lateShare: o.mix.lateShare },
