@@ -59,7 +59,7 @@ const HELP = `npm run perf -- [options]
                        goes to the harness's stderr
 `;
 
-const { values: args } = parseArgs({
+const { values: args } = parseArgsOrExit({
   options: {
     profile: { type: 'string', default: 'quick' },
     rate: { type: 'string' },
@@ -94,6 +94,16 @@ const { values: args } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
+
+/** parseArgs, with an unknown or malformed option reported as one line and exit code 2. */
+function parseArgsOrExit(config) {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    process.stderr.write(`${err.message}\n(npm run perf -- --help lists the options)\n`);
+    process.exit(2);
+  }
+}
 
 function options() {
   if (args.help) {
@@ -260,8 +270,16 @@ async function getJson(url, timeoutMs = 120_000) {
   return res.json();
 }
 
+/** A wrong command-line option: reported as its message alone, exit code 2. */
+class UsageError extends Error {}
+
 async function main() {
-  const o = options();
+  let o;
+  try {
+    o = options();
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
   const startedAt = new Date();
   const { DEFAULT_REGIONS } = await import(new URL('../dist/config.js', import.meta.url).href);
   const regions = DEFAULT_REGIONS;
@@ -530,6 +548,10 @@ async function main() {
 }
 
 main().catch((err) => {
+  if (err instanceof UsageError) {
+    console.error(`${err.message}\n(npm run perf -- --help lists the options)`);
+    process.exit(2);
+  }
   console.error(err);
   process.exit(1);
 });
