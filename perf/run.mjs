@@ -55,6 +55,7 @@ const HELP = `npm run perf -- [options]
   --keep               keep Shoal's temp data dir
   --shoal-config FILE  YAML appended to the harness's shoal.config.yaml (e.g. partitions, flush:)
   --cpu-prof DIR       run Shoal under node --cpu-prof: one .cpuprofile per thread in DIR
+  --generator-cpu-prof DIR  run each load generator under node --cpu-prof, its .cpuprofile in DIR
   --node-args=ARGS     more Node/V8 options for Shoal (e.g. --node-args="--trace-gc"); its stdout then
                        goes to the harness's stderr
 `;
@@ -90,6 +91,7 @@ const { values: args } = parseArgsOrExit({
     keep: { type: 'boolean', default: false },
     'shoal-config': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'generator-cpu-prof': { type: 'string' },
     'node-args': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -148,6 +150,7 @@ function options() {
     keep: args.keep,
     shoalConfig: args['shoal-config'] ?? null,
     cpuProfDir: args['cpu-prof'] ?? null,
+    generatorCpuProfDir: args['generator-cpu-prof'] ?? null,
     nodeArgs: (args['node-args'] ?? '').split(/\s+/).filter(Boolean),
     generatorDrainSec: profile.generatorDrainSec,
     shoalDrainSec: profile.shoalDrainSec,
@@ -312,6 +315,7 @@ async function main() {
       count: o.generators,
       rate: initialRate,
       log,
+      cpuProfDir: o.generatorCpuProfDir,
       config: {
         url: shoal.urls.ingest,
         devices: o.devices,

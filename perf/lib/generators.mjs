@@ -22,9 +22,11 @@ export class GeneratorPool {
    * @param {number} o.count generator processes
    * @param {object} o.config shared part of each generator's init message (url, devices, regions, tokens, mix, ...)
    * @param {number} o.rate total events/s
+   * @param {string | null} [o.cpuProfDir] run each generator under `node --cpu-prof`, its profile in this directory
    */
-  constructor({ count, config, rate, log }) {
+  constructor({ count, config, rate, log, cpuProfDir = null }) {
     this.count = count;
+    this.execArgv = ['--max-old-space-size=2048', ...(cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`])];
     this.config = config;
     this.rate = rate;
     this.log = log;
@@ -42,7 +44,7 @@ export class GeneratorPool {
   async start() {
     const ready = [];
     for (let index = 0; index < this.count; index++) {
-      const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=2048'] });
+      const child = fork(GENERATOR, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: this.execArgv });
       this.children.push(child);
       this.latest.push(null);
       ready.push(
