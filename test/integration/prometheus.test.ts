@@ -46,8 +46,24 @@ let promUrl = '';
 
 /** An instant query against the test's Prometheus (the HTTP status is not checked: errors are JSON too). */
 async function query(expr: string): Promise<QueryAnswer> {
-  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(5000) });
   return (await res.json()) as QueryAnswer;
+}
+
+/** What Prometheus says about the shoal target, and its own state: for a failure's message. */
+async function scrapeState(): Promise<string> {
+  const p = prometheus;
+  const exited = p && (p.exitCode !== null || p.signalCode !== null) ? `prometheus exited (${p.exitCode ?? p.signalCode})` : 'prometheus running';
+  let target = 'no target state';
+  try {
+    const res = await fetch(`${promUrl}/api/v1/targets`, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.json()) as { data?: { activeTargets?: { health: string; lastError: string; lastScrapeDuration: number }[] } };
+    const t = body.data?.activeTargets?.[0];
+    if (t) target = `target ${t.health}, last scrape ${t.lastScrapeDuration} s, last error ${JSON.stringify(t.lastError)}`;
+  } catch (err) {
+    target = `targets API: ${String(err)}`;
+  }
+  return `${exited}; ${target}\nprometheus log:\n${prometheusLog.slice(-2000)}`;
 }
 
 async function scalar(expr: string): Promise<number | undefined> {
@@ -100,10 +116,10 @@ describe('Prometheus scraping shoal', () => {
     await waitFor(
       'prometheus to report the shoal target up',
       async () => ((await scalar('up{job="shoal"}')) === 1 ? true : undefined),
-      60_000,
+      45_000,
       250,
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}\nprometheus log:\n${prometheusLog.slice(-2000)}`);
+    ).catch(async (err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await scrapeState()}`);
     });
     expect(await scalar('shoal_process_resident_memory_bytes')).toBeGreaterThan(0);
 
@@ -122,11 +138,13 @@ describe('Prometheus scraping shoal', () => {
         const n = await scalar('sum(shoal_visibility_latency_seconds_count)');
         return n !== undefined && n >= sent.length ? n : undefined;
       },
-      60_000,
+      45_000,
       250,
-    );
+    ).catch(async (err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await scrapeState()}`);
+    });
     expect(visible).toBe(sent.length);
-  });
+  }, 120_000);
 
   it('answers every PromQL query of the provisioned Grafana dashboard with data', async () => {
     const dashboard = JSON.parse(readFileSync(GRAFANA_DASHBOARD, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
