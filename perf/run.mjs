@@ -97,13 +97,18 @@ const { values: args } = parseArgsOrExit({
   },
 });
 
-/** parseArgs, with an unknown or malformed option reported as one line and exit code 2. */
+/** A wrong command line: its message alone on stderr, exit code 2. */
+function usageExit(message) {
+  process.stderr.write(`${message}\n(npm run perf -- --help lists the options)\n`);
+  process.exit(2);
+}
+
+/** parseArgs, with an unknown or malformed option reported by usageExit. */
 function parseArgsOrExit(config) {
   try {
     return parseArgs(config);
   } catch (err) {
-    process.stderr.write(`${err.message}\n(npm run perf -- --help lists the options)\n`);
-    process.exit(2);
+    return usageExit(err.message);
   }
 }
 
@@ -273,15 +278,12 @@ async function getJson(url, timeoutMs = 120_000) {
   return res.json();
 }
 
-/** A wrong command-line option: reported as its message alone, exit code 2. */
-class UsageError extends Error {}
-
 async function main() {
   let o;
   try {
     o = options();
   } catch (err) {
-    throw new UsageError(err.message);
+    usageExit(err.message);
   }
   const startedAt = new Date();
   const { DEFAULT_REGIONS } = await import(new URL('../dist/config.js', import.meta.url).href);
@@ -552,10 +554,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  if (err instanceof UsageError) {
-    console.error(`${err.message}\n(npm run perf -- --help lists the options)`);
-    process.exit(2);
-  }
   console.error(err);
   process.exit(1);
 });
