@@ -21,6 +21,7 @@
  */
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
+import { frameName } from './lib/profile-frames.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -234,13 +235,11 @@ for (let i = 0; i < STAGES.length; i++) {
 console.log(`  ${'all'.padEnd(38)} ${bestTotal.toFixed(2).padStart(6)} / ${medianTotal.toFixed(2).padStart(6)} µs`);
 
 if (allocations) {
-  /** Sampled bytes by allocating function (self), named `function file:line` as in the CPU summary. */
+  /** Sampled bytes by allocating function (self), named as in perf/profile-summary.mjs. */
   const bySite = new Map();
   let total = 0;
   const walk = (node) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const file = url.replace(/^.*\/(dist|node_modules)\//, '').replace(/^file:\/\/.*\//, '');
-    const site = `${functionName || '(anonymous)'} ${file || '(native)'}:${lineNumber + 1}`;
+    const site = frameName(node.callFrame);
     total += node.selfSize;
     if (node.selfSize > 0) bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
     for (const child of node.children) walk(child);

@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { frameName, sourceOf } from './lib/profile-frames.mjs';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '20' } } });
 const dir = positionals[0];
@@ -17,18 +18,6 @@ if (dir === undefined) {
   process.exit(2);
 }
 const top = Number(values.top);
-
-/** Where a frame's code lives: a package, a Shoal source file, or a V8 pseudo-frame. */
-function sourceOf(callFrame) {
-  const url = callFrame.url;
-  if (url === '') return callFrame.functionName.startsWith('(') ? callFrame.functionName : '(native)';
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
-  const own = /\/dist\/(.+)\.js$/.exec(url);
-  if (own) return own[1];
-  if (url.startsWith('node:')) return url;
-  return url.replace(/^file:\/\//, '');
-}
 
 function summarise(file) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
@@ -52,7 +41,7 @@ function summarise(file) {
     }
     const source = sourceOf(cf);
     bySource.set(source, (bySource.get(source) ?? 0) + us);
-    const fn = `${cf.functionName || '(anonymous)'} ${source}:${cf.lineNumber + 1}`;
+    const fn = frameName(cf);
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
   }
   const busy = total - idle;

@@ -66,6 +66,11 @@ async function scrapeState(): Promise<string> {
   return `${exited}; ${target}\nprometheus log:\n${prometheusLog.slice(-2000)}`;
 }
 
+/** Rethrow a wait's failure with Prometheus's view of the scrape appended. */
+async function withScrapeState(err: unknown): Promise<never> {
+  throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await scrapeState()}`);
+}
+
 async function scalar(expr: string): Promise<number | undefined> {
   const answer = await query(expr);
   const first = answer.data?.result[0];
@@ -118,9 +123,7 @@ describe('Prometheus scraping shoal', () => {
       async () => ((await scalar('up{job="shoal"}')) === 1 ? true : undefined),
       45_000,
       250,
-    ).catch(async (err: unknown) => {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await scrapeState()}`);
-    });
+    ).catch(withScrapeState);
     expect(await scalar('shoal_process_resident_memory_bytes')).toBeGreaterThan(0);
 
     const device = 'prom-device';
@@ -140,9 +143,7 @@ describe('Prometheus scraping shoal', () => {
       },
       45_000,
       250,
-    ).catch(async (err: unknown) => {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await scrapeState()}`);
-    });
+    ).catch(withScrapeState);
     expect(visible).toBe(sent.length);
   }, 120_000);
 
