@@ -14,11 +14,10 @@
  *   Array(T)                         LEB128 length, then the elements
  */
 
-import { UUID_BYTES, writeUuidBytes } from '../contracts/uuid-bytes.js';
+import { ByteWriter } from '../contracts/byte-writer.js';
+import { UUID_BYTES } from '../contracts/uuid-bytes.js';
 
 const TWO_32 = 0x1_0000_0000;
-/** Strings up to this many UTF-16 units take the byte-by-byte ASCII path. */
-const SHORT_STRING = 64;
 
 /**
  * ClickHouse keeps a UUID as two UInt64 (high half first), each stored little-endian: the
@@ -26,58 +25,11 @@ const SHORT_STRING = 64;
  */
 const CLICKHOUSE_UUID_ORDER: readonly number[] = Array.from({ length: UUID_BYTES }, (_, k) => (k < 8 ? 7 - k : 23 - k));
 
-export class RowBinaryWriter {
-  private buf: Buffer;
-  private at = 0;
-
-  constructor(initialBytes = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
-  }
-
-  /** The bytes written so far (a view of the writer's buffer: take it last). */
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.at);
-  }
-
-  string(value: string): void {
-    const n = value.length;
-    // Each UTF-16 unit becomes at most 3 UTF-8 bytes; the length prefix is at most 5 bytes.
-    this.reserve(5 + n * 3);
-    // Short ASCII strings (ids, units, sensor types: most of what Shoal writes) are copied
-    // byte by byte: cheaper than two calls into native code (measure, then write).
-    if (n < 0x80 && n <= SHORT_STRING) {
-      const buf = this.buf;
-      const start = this.at + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[start + i] = c;
-      }
-      if (i === n) {
-        buf[this.at] = n;
-        this.at = start + n;
-        return;
-      }
-    }
-    const length = Buffer.byteLength(value, 'utf8');
-    this.leb128(length);
-    this.at += this.buf.write(value, this.at, 'utf8');
-  }
-
-  uint8(value: number): void {
-    this.reserve(1);
-    this.buf[this.at++] = value;
-  }
-
+/** String, UInt8, UInt32 and Float64 are ByteWriter's encodings (RowBinary's own). */
+export class RowBinaryWriter extends ByteWriter {
   uint16(value: number): void {
     this.reserve(2);
     this.at = this.buf.writeUInt16LE(value, this.at);
-  }
-
-  uint32(value: number): void {
-    this.reserve(4);
-    this.at = this.buf.writeUInt32LE(value, this.at);
   }
 
   /** A UInt64 from a safe non-negative integer. */
@@ -99,11 +51,6 @@ export class RowBinaryWriter {
     this.at += 8;
   }
 
-  float64(value: number): void {
-    this.reserve(8);
-    this.at = this.buf.writeDoubleLE(value === 0 ? 0 : value, this.at);
-  }
-
   /** DateTime('UTC') of epoch ms (whole seconds, rounded down). */
   dateTime(epochMs: number): void {
     this.uint32(Math.floor(epochMs / 1000));
@@ -116,9 +63,7 @@ export class RowBinaryWriter {
 
   /** A UUID from its canonical text (8-4-4-4-12 hex digits, either case). */
   uuid(text: string): void {
-    this.reserve(UUID_BYTES);
-    if (!writeUuidBytes(this.buf, this.at, text, CLICKHOUSE_UUID_ORDER)) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
-    this.at += UUID_BYTES;
+    if (!this.uuidBytes(text, CLICKHOUSE_UUID_ORDER)) throw new RangeError(`not a UUID: ${JSON.stringify(text)}`);
   }
 
   nullableUint64(value: number | null): void {
@@ -132,23 +77,6 @@ export class RowBinaryWriter {
 
   /** The length prefix of an Array(T): write its `length` elements next. */
   arrayLength(length: number): void {
-    this.leb128(length);
-  }
-
-  private leb128(value: number): void {
-    this.reserve(10);
-    let v = value;
-    while (v >= 0x80) {
-      this.buf[this.at++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.at++] = v;
-  }
-
-  private reserve(bytes: number): void {
-    if (this.at + bytes <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
-    this.buf.copy(next, 0, 0, this.at);
-    this.buf = next;
+    this.varint(length);
   }
 }

@@ -165,8 +165,13 @@ export class PartitionRig {
 
   /** XADD one bus entry holding `events`, as the gateway does; returns its stream id. */
   async append(events: readonly CanonicalEvent[]): Promise<string> {
+    return this.appendPayload(encodeEvents(events));
+  }
+
+  /** XADD one bus entry with this payload (e.g. one of an older format). */
+  async appendPayload(payload: Buffer): Promise<string> {
     const stream = this.keys.partition(this.region, this.partition).stream;
-    const id = await this.services.redis.redis.xadd(stream, '*', 'd', encodeEvents(events));
+    const id = await this.services.redis.redis.xadd(stream, '*', 'd', payload);
     if (id === null) throw new Error('XADD returned no id');
     return id;
   }

@@ -1,6 +1,7 @@
 /**
- * Correlation ids on the bus: an event's `cid` survives the stream entry, entries written
- * before cids existed still decode, and an entry without cids is the same bytes as before.
+ * Correlation ids on the bus: an event's `cid` survives the stream entry, costs its string
+ * once per entry, and the MessagePack entries written before (with cids, and before cids
+ * existed) still decode.
  */
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
@@ -33,14 +34,25 @@ const eventArb: fc.Arbitrary<CanonicalEvent> = fc.record({
 const cidArb = fc.oneof(fc.constant(undefined), fc.constant(null).map(() => newCorrelationId()), fc.string({ minLength: 1, maxLength: 64 }));
 const withCidArb = fc.tuple(eventArb, cidArb).map(([e, cid]) => (cid === undefined ? e : { ...e, cid }));
 
-/** The documented positional layout, packed independently of the codec: the format before cids. */
+/**
+ * The documented positional layout of the MessagePack formats, packed independently of the
+ * codec: format 2 writes a cid where it changes (nil where it ends), format 1 has neither
+ * weights nor cids.
+ */
 const reference = new Packr({ useRecords: false });
 function packedAsBefore(version: number, events: readonly CanonicalEvent[]): Buffer {
+  let cid: string | undefined;
   return reference.pack([
     version,
     ...events.map((e) => {
       const fields: unknown[] = [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, e.readings.flatMap((r) => [r.sensorType, r.value, r.unit])];
-      if (version >= 2 && e.readings.some((r) => r.weight > 1)) fields.push(e.readings.map((r) => r.weight));
+      const weighted = e.readings.some((r) => r.weight > 1);
+      const cidChanges = version >= 2 && e.cid !== cid;
+      if (version >= 2 && (weighted || cidChanges)) fields.push(weighted ? e.readings.map((r) => r.weight) : null);
+      if (cidChanges) {
+        fields.push(e.cid ?? null);
+        cid = e.cid;
+      }
       return fields;
     }),
   ]);
@@ -66,33 +78,27 @@ describe('bus codec correlation ids', () => {
     );
   });
 
-  it('writes an entry without cids byte for byte as before cids existed', () => {
+  it('still decodes MessagePack entries with cids (format 2) and before weights and cids (format 1)', () => {
     fc.assert(
-      fc.property(fc.array(eventArb, { maxLength: 20 }), (events) => {
-        expect(encodeEvents(events).equals(packedAsBefore(2, events))).toBe(true);
-      }),
-    );
-  });
-
-  it('still decodes entries written before cids (format 2) and before weights (format 1)', () => {
-    fc.assert(
-      fc.property(fc.array(eventArb, { maxLength: 20 }), (events) => {
+      fc.property(fc.array(withCidArb, { maxLength: 20 }), (events) => {
         expect(decodeEvents(packedAsBefore(2, events))).toEqual(events);
-        const unweighted = events.map((e) => ({ ...e, readings: e.readings.map((r) => ({ ...r, weight: 1 })) }));
-        expect(decodeEvents(packedAsBefore(1, unweighted))).toEqual(unweighted);
+        const plain = events.map(({ cid: _cid, ...e }) => ({ ...e, readings: e.readings.map((r) => ({ ...r, weight: 1 })) }));
+        expect(decodeEvents(packedAsBefore(1, plain))).toEqual(plain);
       }),
     );
   });
 
-  it('writes a cid once per run of events that share it, and nil where the cid ends', () => {
-    const sample = fc.sample(eventArb.map((e) => ({ ...e, readings: e.readings.map((r) => ({ ...r, weight: 1 })) })), { numRuns: 4, seed: 7 });
-    const cids = ['frame-1', 'frame-1', undefined, 'frame-2'];
-    const events: CanonicalEvent[] = sample.map((e, i) => (cids[i] === undefined ? e : { ...e, cid: cids[i] }));
-    const payload = encodeEvents(events);
-    const raw = new Packr({ useRecords: false }).unpack(payload) as unknown[][];
-    expect(raw.slice(1).map((fields) => fields.length)).toEqual([11, 9, 11, 11]);
-    expect(raw[3]?.[10]).toBeNull();
-    expect(decodeEvents(payload)).toEqual(events);
+  it('writes a cid once per entry and a byte where it changes', () => {
+    const sample = fc.sample(eventArb, { numRuns: 4, seed: 7 });
+    const without = encodeEvents(sample).byteLength;
+    const cid = newCorrelationId();
+    // One cid for the whole entry: its string once, its index on the first event.
+    expect(encodeEvents(sample.map((e) => ({ ...e, cid }))).byteLength).toBe(without + 1 + cid.length + 1);
+    // A run, a gap and another run: two strings, and an index (0 for none) at each of the three changes.
+    const runs = [cid, cid, undefined, 'frame-2'];
+    const events: CanonicalEvent[] = sample.map((e, i) => (runs[i] === undefined ? e : { ...e, cid: runs[i] }));
+    expect(encodeEvents(events).byteLength).toBe(without + (1 + cid.length) + (1 + 'frame-2'.length) + 3);
+    expect(decodeEvents(encodeEvents(events))).toEqual(events);
   });
 
   it('treats a malformed cid as an undecodable (poison) entry', () => {

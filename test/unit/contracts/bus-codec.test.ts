@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { BUS_FORMAT_VERSION, decodeEvents, encodeEvents } from '../../../src/contracts/bus-codec.js';
+import { MSGPACK_FORMAT_VERSION } from '../../../src/contracts/bus-codec-msgpack.js';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import { UnrecoverableError } from '../../../src/errors.js';
 import { deviceIdArb, labelArb, NOW } from './fixtures.js';
@@ -45,6 +46,21 @@ function expectUndecodable(payload: Uint8Array): void {
   }
   expect(thrown).toBeInstanceOf(UnrecoverableError);
   expect((thrown as UnrecoverableError).code).toBe('ENTRY_UNDECODABLE');
+}
+
+/** Every field of the type and range CanonicalEvent promises. */
+function expectWellFormed(e: CanonicalEvent): void {
+  for (const s of [e.eventId, e.deviceId, e.region, e.firmwareVersion]) expect(typeof s).toBe('string');
+  expect(Number.isFinite(e.eventTime) && Number.isFinite(e.ingestTime)).toBe(true);
+  expect([1, 2]).toContain(e.schemaVersion);
+  expect(e.seq === null || Number.isSafeInteger(e.seq)).toBe(true);
+  expect(e.cid === undefined || (typeof e.cid === 'string' && e.cid.length >= 1 && e.cid.length <= 64)).toBe(true);
+  expect(e.readings.length).toBeGreaterThan(0);
+  for (const r of e.readings) {
+    expect(typeof r.sensorType === 'string' && typeof r.unit === 'string').toBe(true);
+    expect(Number.isFinite(r.value)).toBe(true);
+    expect(Number.isInteger(r.weight) && r.weight >= 1 && r.weight <= 65_535).toBe(true);
+  }
 }
 
 const goodEvent = (): unknown[] => ['0b6c4e1a-8f4e-4d2c-9a57-1f0e6b2d3c4a', 'thermo-1', 'us-east', NOW, NOW + 5, '1.0.0', 1, null, ['temperature', 21.5, 'C']];
@@ -107,10 +123,11 @@ describe('bus codec', () => {
     const bad: unknown[] = [
       {},
       [],
-      [BUS_FORMAT_VERSION + 1, goodEvent()],
+      [MSGPACK_FORMAT_VERSION + 1, goodEvent()],
+      [BUS_FORMAT_VERSION, goodEvent()],
       ['1', goodEvent()],
-      [BUS_FORMAT_VERSION, goodEvent().slice(0, 8)],
-      [BUS_FORMAT_VERSION, { ...goodEvent() }],
+      [MSGPACK_FORMAT_VERSION, goodEvent().slice(0, 8)],
+      [MSGPACK_FORMAT_VERSION, { ...goodEvent() }],
     ];
     const mutations: [number, unknown][] = [
       [0, 42],
@@ -138,27 +155,98 @@ describe('bus codec', () => {
     for (const [field, value] of mutations) {
       const event = goodEvent();
       event[field] = value;
-      bad.push([BUS_FORMAT_VERSION, event]);
+      bad.push([MSGPACK_FORMAT_VERSION, event]);
     }
     // A twelfth field (after weights and cid), or weights in the format before weights existed.
-    bad.push([BUS_FORMAT_VERSION, [...goodEvent(), [4], 'cid', 'extra']], [1, [...goodEvent(), [4]]]);
-    expect(decodeEvents(pack([BUS_FORMAT_VERSION, goodEvent()]))).toHaveLength(1);
-    expect(decodeEvents(pack([BUS_FORMAT_VERSION, [...goodEvent(), [4]]]))[0]?.readings[0]?.weight).toBe(4);
+    bad.push([MSGPACK_FORMAT_VERSION, [...goodEvent(), [4], 'cid', 'extra']], [1, [...goodEvent(), [4]]]);
+    expect(decodeEvents(pack([MSGPACK_FORMAT_VERSION, goodEvent()]))).toHaveLength(1);
+    expect(decodeEvents(pack([MSGPACK_FORMAT_VERSION, [...goodEvent(), [4]]]))[0]?.readings[0]?.weight).toBe(4);
     for (const payload of bad) expectUndecodable(pack(payload));
   });
 
-  it('costs no byte for weights while nothing was sampled', () => {
+  it('costs one byte a reading for weights, and none while nothing was sampled', () => {
     fc.assert(
       fc.property(fc.array(canonicalArb, { minLength: 1, maxLength: 20 }), (events) => {
-        const unweighted = events.map((e) => ({ ...e, readings: e.readings.map((r) => ({ ...r, weight: 1 })) }));
-        // The same events under the previous format: readings as triples, no weights field.
-        const previous = pack([1, ...unweighted.map((e) => [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, e.readings.flatMap((r) => [r.sensorType, r.value, r.unit])])]);
-        expect(encodeEvents(unweighted).byteLength).toBe(previous.byteLength);
+        const withWeight = (weight: number): CanonicalEvent[] => events.map((e) => ({ ...e, readings: e.readings.map((r) => ({ ...r, weight })) }));
+        const readings = events.reduce((n, e) => n + e.readings.length, 0);
+        expect(encodeEvents(withWeight(2)).byteLength).toBe(encodeEvents(withWeight(1)).byteLength + readings);
       }),
     );
   });
 
-  it('still decodes entries written before weights existed (format 1), every weight 1', () => {
+  it('writes each string once per entry, however many events share it', () => {
+    const long = (tag: string): string => tag.padEnd(64, '.');
+    const one: CanonicalEvent = {
+      eventId: '0b6c4e1a-8f4e-4d2c-9a57-1f0e6b2d3c4a',
+      deviceId: long('device'),
+      region: long('region'),
+      eventTime: NOW - 1000,
+      ingestTime: NOW,
+      firmwareVersion: long('firmware'),
+      schemaVersion: 2,
+      seq: 7,
+      readings: [{ sensorType: long('sensor'), value: 21.5, unit: long('unit'), weight: 1 }],
+      cid: long('cid'),
+    };
+    const size = (n: number): number => encodeEvents(Array.from({ length: n }, () => one)).byteLength;
+    // Six 64-character strings: each more event adds its id, indexes, times, seq and value only.
+    expect(size(2) - size(1)).toBeLessThan(40);
+    expect(size(101) - size(1)).toBe(100 * (size(2) - size(1)));
+    expect(size(1)).toBeGreaterThan(6 * 64);
+  });
+
+  it('holds simulator-like events in under half the bytes of the MessagePack format', () => {
+    const events: CanonicalEvent[] = Array.from({ length: 1000 }, (_, i) => ({
+      eventId: `0b6c4e1a-8f4e-4d2c-9a57-${i.toString(16).padStart(12, '0')}`,
+      deviceId: `sim-us-east-${String(i % 400).padStart(6, '0')}`,
+      region: 'us-east',
+      eventTime: NOW - 5000 + i,
+      ingestTime: NOW + Math.floor(i / 250),
+      firmwareVersion: '1.5.1',
+      schemaVersion: i % 2 === 0 ? 1 : 2,
+      seq: i % 2 === 0 ? null : i,
+      readings: [{ sensorType: 'temperature', value: 21.5 + i / 100, unit: 'C', weight: 1 }, ...(i % 2 === 0 ? [] : [{ sensorType: 'humidity', value: 40 + i / 10, unit: '%', weight: 1 }])],
+      cid: `frame-${Math.floor(i / 250)}`,
+    }));
+    const msgpack = pack([MSGPACK_FORMAT_VERSION, ...events.map((e) => [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, e.readings.flatMap((r) => [r.sensorType, r.value, r.unit]), null, e.cid])]);
+    const payload = encodeEvents(events);
+    expect(decodeEvents(payload)).toEqual(events);
+    expect(payload.byteLength * 2).toBeLessThan(msgpack.byteLength);
+  });
+
+  it('throws ENTRY_UNDECODABLE, never another error, on an entry cut short, extended or with a byte changed', () => {
+    fc.assert(
+      fc.property(fc.array(canonicalArb, { minLength: 1, maxLength: 5 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (events, at, xor) => {
+        const payload = encodeEvents(events);
+        const cut = at % payload.byteLength;
+        expectUndecodable(payload.subarray(0, cut));
+        expectUndecodable(Buffer.concat([payload, Buffer.from([xor])]));
+        const changed = Buffer.from(payload);
+        changed[cut] = (changed[cut] as number) ^ xor;
+        try {
+          // What does decode is well-formed events, whatever byte changed.
+          for (const e of decodeEvents(changed)) expectWellFormed(e);
+        } catch (err) {
+          expect(err).toBeInstanceOf(UnrecoverableError);
+          expect((err as UnrecoverableError).code).toBe('ENTRY_UNDECODABLE');
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('throws ENTRY_UNDECODABLE on events no gateway writes: no reading, a weight of 0, a cid of 65 characters', () => {
+    const base: CanonicalEvent = { eventId: 'e', deviceId: 'd', region: 'us-east', eventTime: NOW, ingestTime: NOW, firmwareVersion: 'f', schemaVersion: 1, seq: null, readings: [{ sensorType: 's', value: 1, unit: 'u', weight: 1 }] };
+    expect(decodeEvents(encodeEvents([base]))).toEqual([base]);
+    expectUndecodable(encodeEvents([{ ...base, readings: [] }]));
+    expectUndecodable(encodeEvents([{ ...base, readings: [{ sensorType: 's', value: 1, unit: 'u', weight: 0 }] }]));
+    expectUndecodable(encodeEvents([{ ...base, readings: [{ sensorType: 's', value: 1, unit: 'u', weight: 65_536 }] }]));
+    expectUndecodable(encodeEvents([{ ...base, readings: [{ sensorType: 's', value: NaN, unit: 'u', weight: 1 }] }]));
+    expectUndecodable(encodeEvents([{ ...base, cid: 'x'.repeat(65) }]));
+    expectUndecodable(encodeEvents([{ ...base, cid: '' }]));
+  });
+
+  it('still decodes MessagePack entries written before weights existed (format 1), every weight 1', () => {
     fc.assert(
       fc.property(fc.array(canonicalArb, { maxLength: 20 }), (events) => {
         const previous = pack([1, ...events.map((e) => [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, e.readings.flatMap((r) => [r.sensorType, r.value, r.unit])])]);
