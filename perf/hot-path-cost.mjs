@@ -11,8 +11,9 @@
  * with one reading, half v2 with several; half JSON, half MessagePack; 1 % duplicates, 0.5 %
  * late), `--frame-events` to a frame, as a gateway sees them at 50k events/s. Each round runs
  * every stage over all of them with fresh actors; the report gives each stage's CPU time per
- * event (process CPU, so GC helper threads count) in the best and the median round. End-to-end
- * runs on a shared 2-core machine cannot see a change of 1 µs an event; this can.
+ * event (process CPU, so GC helper threads count) in the best and the median round, and the
+ * bytes an event takes in the bus entries. End-to-end runs on a shared 2-core machine cannot
+ * see a change of 1 µs an event; this can.
  *
  * `--alloc` also samples every allocation of the rounds (V8's sampling heap profiler, keeping
  * the samples of objects the GC has since collected) and reports the bytes allocated per
@@ -189,6 +190,7 @@ function runRound() {
   // The frames flow through in steps: what a gateway holds between appends, what a shard reads at once.
   let busTime = now;
   let accepted = 0;
+  let busBytes = 0;
   for (let i = 0; i < frames.length; i += FRAMES_PER_STEP, busTime += 50) {
     t = cpuMicros();
     const events = decodeValidate(frames.slice(i, i + FRAMES_PER_STEP));
@@ -196,6 +198,7 @@ function runRound() {
     lap(0);
     const entries = busEncode(events);
     lap(1);
+    for (const e of entries) busBytes += e.payload.byteLength;
     const decoded = busDecode(entries);
     lap(2);
     apply(decoded, state, busTime);
@@ -207,7 +210,7 @@ function runRound() {
     dedupLog(state);
     lap(6);
   }
-  return { spent, accepted };
+  return { spent, accepted, busBytes };
 }
 
 console.log(`${frames.length.toLocaleString('en-US')} frames of up to ${opts.frameEvents} events, ${made.toLocaleString('en-US')} events from ${opts.devices.toLocaleString('en-US')} devices; ${opts.rounds} rounds`);
@@ -233,6 +236,7 @@ for (let i = 0; i < STAGES.length; i++) {
   console.log(`  ${STAGES[i].padEnd(38)} ${best.toFixed(2).padStart(6)} / ${median.toFixed(2).padStart(6)} µs`);
 }
 console.log(`  ${'all'.padEnd(38)} ${bestTotal.toFixed(2).padStart(6)} / ${medianTotal.toFixed(2).padStart(6)} µs`);
+console.log(`Bus entries: ${(rounds[0].busBytes / events).toFixed(1)} bytes an event (entries of up to ${Math.min(ENTRY_EVENTS, MAX_EVENTS_PER_ENTRY)} events)`);
 
 if (allocations) {
   /** Sampled bytes by allocating function (self), named as in perf/profile-summary.mjs. */
