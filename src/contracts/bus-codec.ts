@@ -30,6 +30,7 @@
  * ENTRY_UNDECODABLE → DLQ). Values and times round-trip exactly; -0 decodes as 0 (the
  * validator never produces -0).
  */
+import { isUtf8 } from 'node:buffer';
 import { ByteWriter } from './byte-writer.js';
 import { decodeMsgpackEntry, isCid, isWeight, MAX_CID_LENGTH, MAX_WEIGHT, undecodable } from './bus-codec-msgpack.js';
 import type { CanonicalEvent, Reading } from './canonical-event.js';
@@ -221,6 +222,8 @@ function readTable(buf: Buffer, tableAt: number): string[] {
   const table = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const length = r.count(1);
+    // toString would turn bytes that are not UTF-8 into U+FFFD: a wrong label, not an error.
+    if (!isUtf8(buf.subarray(r.pos, r.pos + length))) throw undecodable(`string ${i} of the table is not UTF-8`);
     table[i] = buf.toString('utf8', r.pos, r.pos + length);
     r.pos += length;
   }

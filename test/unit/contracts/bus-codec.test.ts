@@ -235,6 +235,17 @@ describe('bus codec', () => {
     );
   });
 
+  it('throws ENTRY_UNDECODABLE on a table string that is not UTF-8, instead of decoding a label with U+FFFD in it', () => {
+    const event: CanonicalEvent = { eventId: 'e', deviceId: 'd', region: 'us-east', eventTime: NOW, ingestTime: NOW, firmwareVersion: 'f', schemaVersion: 1, seq: null, readings: [{ sensorType: 's', value: 1, unit: 'Celsius', weight: 1 }] };
+    const payload = Buffer.from(encodeEvents([event]));
+    const at = payload.lastIndexOf('Celsius');
+    expect(at).toBeGreaterThan(0);
+    payload[at] = 0xff;
+    expectUndecodable(payload);
+    payload[at] = 0x63; // 'c': still UTF-8, so it decodes, with the changed unit
+    expect(decodeEvents(payload)[0]?.readings[0]?.unit).toBe('celsius');
+  });
+
   it('throws ENTRY_UNDECODABLE on events no gateway writes: no reading, a weight of 0, a cid of 65 characters', () => {
     const base: CanonicalEvent = { eventId: 'e', deviceId: 'd', region: 'us-east', eventTime: NOW, ingestTime: NOW, firmwareVersion: 'f', schemaVersion: 1, seq: null, readings: [{ sensorType: 's', value: 1, unit: 'u', weight: 1 }] };
     expect(decodeEvents(encodeEvents([base]))).toEqual([base]);
