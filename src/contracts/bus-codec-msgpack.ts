@@ -16,6 +16,7 @@
 import { Unpackr } from 'msgpackr';
 import { UnrecoverableError } from '../errors.js';
 import type { CanonicalEvent, Reading } from './canonical-event.js';
+import { DEVICE_ID_RULE, LABEL_RULE, MAX_READINGS_PER_EVENT, isDeviceId, isLabel } from './limits.js';
 
 /** The format before readings carried weights: always 9 fields an event. */
 export const UNWEIGHTED_FORMAT_VERSION = 1;
@@ -45,14 +46,15 @@ export function isCid(cid: unknown): cid is string {
 function decodeReadings(raw: unknown, weights: unknown, at: number): Reading[] {
   if (!Array.isArray(raw) || raw.length === 0 || raw.length % 3 !== 0) throw undecodable(`event ${at}: readings must be non-empty triples`);
   const n = raw.length / 3;
+  if (n > MAX_READINGS_PER_EVENT) throw undecodable(`event ${at}: ${n} readings, over the limit of ${MAX_READINGS_PER_EVENT}`);
   if (weights !== undefined && !(Array.isArray(weights) && weights.length === n)) throw undecodable(`event ${at}: weights must be an array of one weight per reading`);
   const out = new Array<Reading>(n);
   for (let j = 0; j < raw.length; j += 3) {
     const sensorType: unknown = raw[j];
     const value: unknown = raw[j + 1];
     const unit: unknown = raw[j + 2];
-    if (typeof sensorType !== 'string' || typeof value !== 'number' || !Number.isFinite(value) || typeof unit !== 'string')
-      throw undecodable(`event ${at}: reading ${j / 3} must be [string, finite number, string]`);
+    if (!isLabel(sensorType) || typeof value !== 'number' || !Number.isFinite(value) || !isLabel(unit))
+      throw undecodable(`event ${at}: reading ${j / 3} must be [label, finite number, label], a label ${LABEL_RULE}`);
     const weight: unknown = weights === undefined ? 1 : (weights as unknown[])[j / 3];
     if (!isWeight(weight)) throw undecodable(`event ${at}: reading ${j / 3} weight must be an integer from 1 to ${MAX_WEIGHT}`);
     out[j / 3] = { sensorType, value, unit, weight };
@@ -65,8 +67,9 @@ function decodeEvent(raw: unknown, at: number, maxFields: number, inherited: str
   if (!Array.isArray(raw) || raw.length < EVENT_FIELDS || raw.length > maxFields)
     throw undecodable(`event ${at} must be an array of ${maxFields === EVENT_FIELDS ? EVENT_FIELDS : `${EVENT_FIELDS} to ${maxFields}`} fields`);
   const [eventId, deviceId, region, eventTime, ingestTime, firmwareVersion, schemaVersion, seq, readings, weights, cid] = raw as unknown[];
-  if (typeof eventId !== 'string' || typeof deviceId !== 'string' || typeof region !== 'string' || typeof firmwareVersion !== 'string')
-    throw undecodable(`event ${at}: ids, region and firmware version must be strings`);
+  if (typeof eventId !== 'string') throw undecodable(`event ${at}: the event id must be a string`);
+  if (!isDeviceId(deviceId)) throw undecodable(`event ${at}: the device id must be ${DEVICE_ID_RULE}`);
+  if (!isLabel(region) || !isLabel(firmwareVersion)) throw undecodable(`event ${at}: region and firmware version must be ${LABEL_RULE}`);
   if (typeof eventTime !== 'number' || !Number.isFinite(eventTime) || typeof ingestTime !== 'number' || !Number.isFinite(ingestTime))
     throw undecodable(`event ${at}: event and ingest times must be finite numbers`);
   if (schemaVersion !== 1 && schemaVersion !== 2) throw undecodable(`event ${at}: schema version must be 1 or 2`);
@@ -90,8 +93,11 @@ function decodeEvent(raw: unknown, at: number, maxFields: number, inherited: str
   return event;
 }
 
-/** Decode a format 1 or 2 payload; throws UnrecoverableError ENTRY_UNDECODABLE on anything else. */
-export function decodeMsgpackEntry(buf: Uint8Array): CanonicalEvent[] {
+/**
+ * Decode a format 1 or 2 payload of at most `maxEvents` events; throws UnrecoverableError
+ * ENTRY_UNDECODABLE on anything else.
+ */
+export function decodeMsgpackEntry(buf: Uint8Array, maxEvents: number): CanonicalEvent[] {
   let root: unknown;
   try {
     root = unpackr.unpack(buf);
@@ -102,6 +108,7 @@ export function decodeMsgpackEntry(buf: Uint8Array): CanonicalEvent[] {
   const version: unknown = root[0];
   if (version !== MSGPACK_FORMAT_VERSION && version !== UNWEIGHTED_FORMAT_VERSION)
     throw undecodable(`unknown format version ${typeof version === 'number' ? version : typeof version}`);
+  if (root.length - 1 > maxEvents) throw undecodable(`${root.length - 1} events, over the limit of ${maxEvents}`);
   const maxFields = version === MSGPACK_FORMAT_VERSION ? EVENT_FIELDS + 2 : EVENT_FIELDS;
   const events = new Array<CanonicalEvent>(root.length - 1);
   let cid: string | undefined;

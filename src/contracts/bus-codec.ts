@@ -26,14 +26,17 @@
  * (measured, perf/hot-path-cost.mjs). Redis holds, appends to its AOF and sends half the
  * bytes.
  *
- * Decoding checks every field; an entry that does not decode is poison (UnrecoverableError
- * ENTRY_UNDECODABLE → DLQ). Values and times round-trip exactly; -0 decodes as 0 (the
+ * Decoding checks every field, and what the contract limits against its limits (limits.ts:
+ * device ids, labels, 64 readings an event; and MAX_EVENTS_PER_ENTRY events an entry): an
+ * entry that does not decode, or holds events no gateway could have accepted, is poison
+ * (UnrecoverableError ENTRY_UNDECODABLE → DLQ). Each table string is checked once an entry. Values and times round-trip exactly; -0 decodes as 0 (the
  * validator never produces -0).
  */
 import { isUtf8 } from 'node:buffer';
 import { ByteWriter } from './byte-writer.js';
 import { decodeMsgpackEntry, isCid, isWeight, MAX_CID_LENGTH, MAX_WEIGHT, undecodable } from './bus-codec-msgpack.js';
 import type { CanonicalEvent, Reading } from './canonical-event.js';
+import { DEVICE_ID_RULE, LABEL_RULE, MAX_READINGS_PER_EVENT, isDeviceId, isLabel } from './limits.js';
 import { UUID_BYTES, uuidText } from './uuid-bytes.js';
 import type { UnrecoverableError } from '../errors.js';
 
@@ -53,6 +56,9 @@ const TABLE_AT_OFFSET = 1;
 const HEADER_BYTES = 5;
 /** The fewest bytes a reading takes: two string indexes and a float64. */
 const MIN_READING_BYTES = 10;
+/** What a table string has been checked to be (bits of the decoder's per-entry `checked`). */
+const AS_DEVICE_ID = 1;
+const AS_LABEL = 2;
 
 /** Zigzag of a safe integer whose zigzag is a safe integer too, else -1. */
 function zigzag(v: number): number {
@@ -204,9 +210,27 @@ class EntryReader {
     return s;
   }
 
-  /** A count of items of at least `minBytes` each, which must fit before `end`. */
-  count(minBytes: number): number {
+  /**
+   * The table string whose index comes next, checked once per entry to be `kind` (a bit of
+   * `checked`, which has one byte per table string).
+   */
+  checkedString(table: readonly string[], checked: Uint8Array, kind: number): string {
+    const at = this.pos;
+    const k = this.varint();
+    const s = table[k];
+    if (s === undefined) throw this.fail(`byte ${at}: a string index is outside the string table`);
+    if (((checked[k] as number) & kind) === 0) {
+      if (kind === AS_DEVICE_ID ? !isDeviceId(s) : !isLabel(s))
+        throw this.fail(`byte ${at}: ${kind === AS_DEVICE_ID ? `a device id must be ${DEVICE_ID_RULE}` : `a label must be ${LABEL_RULE}`}`);
+      checked[k] = (checked[k] as number) | kind;
+    }
+    return s;
+  }
+
+  /** A count of items of at least `minBytes` each, at most `max`, which must fit before `end`. */
+  count(minBytes: number, max = Number.MAX_SAFE_INTEGER): number {
     const n = this.varint();
+    if (n > max) throw this.fail(`byte ${this.pos}: a count of ${n} is over the limit of ${max}`);
     if (n * minBytes > this.end - this.pos) throw this.fail(`byte ${this.pos}: a count of ${n} cannot fit in ${this.end - this.pos} bytes`);
     return n;
   }
@@ -231,13 +255,13 @@ function readTable(buf: Buffer, tableAt: number): string[] {
   return table;
 }
 
-function readReadings(r: EntryReader, table: readonly string[], weighted: boolean): Reading[] {
-  const count = r.count(MIN_READING_BYTES);
+function readReadings(r: EntryReader, table: readonly string[], checked: Uint8Array, weighted: boolean): Reading[] {
+  const count = r.count(MIN_READING_BYTES, MAX_READINGS_PER_EVENT);
   if (count === 0) throw r.fail('an event has at least one reading');
   const readings = new Array<Reading>(count);
   for (let j = 0; j < count; j++) {
-    const sensorType = r.string(table);
-    const unit = r.string(table);
+    const sensorType = r.checkedString(table, checked, AS_LABEL);
+    const unit = r.checkedString(table, checked, AS_LABEL);
     const value = r.float64();
     let weight = 1;
     if (weighted) {
@@ -254,8 +278,9 @@ function decodeBinaryEntry(buf: Buffer): CanonicalEvent[] {
   const tableAt = buf.readUInt32LE(TABLE_AT_OFFSET);
   if (tableAt < HEADER_BYTES || tableAt > buf.byteLength) throw undecodable(`string table offset ${tableAt} is outside the entry`);
   const table = readTable(buf, tableAt);
+  const checked = new Uint8Array(table.length);
   const r = new EntryReader(buf, HEADER_BYTES, tableAt);
-  const n = r.count(1);
+  const n = r.count(1, MAX_EVENTS_PER_ENTRY);
   const events = new Array<CanonicalEvent>(n);
   let ingest = 0;
   let cid: string | undefined;
@@ -270,9 +295,9 @@ function decodeBinaryEntry(buf: Buffer): CanonicalEvent[] {
       eventId = uuidText(buf, r.pos);
       r.pos += UUID_BYTES;
     }
-    const deviceId = r.string(table);
-    const region = r.string(table);
-    const firmwareVersion = r.string(table);
+    const deviceId = r.checkedString(table, checked, AS_DEVICE_ID);
+    const region = r.checkedString(table, checked, AS_LABEL);
+    const firmwareVersion = r.checkedString(table, checked, AS_LABEL);
     let ingestTime: number;
     let eventTime: number;
     if ((flags & FLOAT_TIMES) === 0) {
@@ -289,7 +314,7 @@ function decodeBinaryEntry(buf: Buffer): CanonicalEvent[] {
       cid = k === 0 ? undefined : table[k - 1];
       if (k > 0 && !isCid(cid)) throw r.fail(`the cid must be a string of 1 to ${MAX_CID_LENGTH} characters from the string table`);
     }
-    const readings = readReadings(r, table, (flags & WEIGHTED) !== 0);
+    const readings = readReadings(r, table, checked, (flags & WEIGHTED) !== 0);
     const event: CanonicalEvent = { eventId, deviceId, region, eventTime, ingestTime, firmwareVersion, schemaVersion: (flags & V2) !== 0 ? 2 : 1, seq, readings };
     if (cid !== undefined) event.cid = cid;
     events[i] = event;
@@ -301,5 +326,5 @@ function decodeBinaryEntry(buf: Buffer): CanonicalEvent[] {
 /** Decode a stream entry payload; throws UnrecoverableError ENTRY_UNDECODABLE on anything else. */
 export function decodeEvents(payload: Uint8Array): CanonicalEvent[] {
   if (payload.byteLength > 0 && payload[0] === BUS_FORMAT_VERSION) return decodeBinaryEntry(asBuffer(payload));
-  return decodeMsgpackEntry(payload);
+  return decodeMsgpackEntry(payload, MAX_EVENTS_PER_ENTRY);
 }

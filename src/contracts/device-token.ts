@@ -13,11 +13,10 @@
 import { webcrypto } from 'node:crypto';
 import { SignJWT, errors, jwtVerify, type JWTPayload } from 'jose';
 import { ContractError, RejectCode } from '../errors.js';
+import { DEVICE_ID_RULE, LABEL_RULE, isDeviceId, isLabel } from './limits.js';
 import type { DeviceIdentity } from './types.js';
 
 const ALG = 'HS256';
-const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const REGION = /^[^\p{Cc}\p{Cs}]{1,64}$/u;
 /** The `scope` claim's value in a fleet token; device tokens carry no `scope`. */
 export const FLEET_SCOPE = 'fleet';
 
@@ -45,8 +44,8 @@ async function signToken(secret: string, subject: string, claims: JWTPayload, ex
  * ('30d', '12h'); omitted = never expires.
  */
 export async function issueDeviceToken(secret: string, deviceId: string, region: string, expiresIn?: number | string): Promise<string> {
-  if (!DEVICE_ID.test(deviceId)) throw new ContractError(RejectCode.FIELD_INVALID, 'device_id must be 1–128 characters of A-Z a-z 0-9 . _ : -');
-  if (!REGION.test(region)) throw new ContractError(RejectCode.FIELD_INVALID, 'region must be a string of 1–64 characters without control characters');
+  if (!isDeviceId(deviceId)) throw new ContractError(RejectCode.FIELD_INVALID, `device_id must be ${DEVICE_ID_RULE}`);
+  if (!isLabel(region)) throw new ContractError(RejectCode.FIELD_INVALID, `region must be ${LABEL_RULE}`);
   if (secret.length === 0) throw new ContractError(RejectCode.UNAUTHORIZED, 'cannot issue a device token without a secret');
   return signToken(secret, deviceId, { region }, expiresIn);
 }
@@ -56,8 +55,8 @@ export async function issueDeviceToken(secret: string, deviceId: string, region:
  * id follows the device id rules. `expiresIn` as for issueDeviceToken.
  */
 export async function issueFleetToken(secret: string, fleetId: string, region: string, expiresIn?: number | string): Promise<string> {
-  if (!DEVICE_ID.test(fleetId)) throw new ContractError(RejectCode.FIELD_INVALID, 'fleet id must be 1–128 characters of A-Z a-z 0-9 . _ : -');
-  if (!REGION.test(region)) throw new ContractError(RejectCode.FIELD_INVALID, 'region must be a string of 1–64 characters without control characters');
+  if (!isDeviceId(fleetId)) throw new ContractError(RejectCode.FIELD_INVALID, `fleet id must be ${DEVICE_ID_RULE}`);
+  if (!isLabel(region)) throw new ContractError(RejectCode.FIELD_INVALID, `region must be ${LABEL_RULE}`);
   if (secret.length === 0) throw new ContractError(RejectCode.UNAUTHORIZED, 'cannot issue a fleet token without a secret');
   return signToken(secret, fleetId, { region, scope: FLEET_SCOPE }, expiresIn);
 }
@@ -89,8 +88,8 @@ export async function verifyDeviceToken(secret: string, token: string): Promise<
   }
   const deviceId = payload.sub;
   const region = payload['region'];
-  if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) throw unauthorized('the device token has no valid "sub" (device id) claim');
-  if (typeof region !== 'string' || !REGION.test(region)) throw unauthorized('the device token has no valid "region" claim');
+  if (!isDeviceId(deviceId)) throw unauthorized('the device token has no valid "sub" (device id) claim');
+  if (!isLabel(region)) throw unauthorized('the device token has no valid "region" claim');
   const scope = payload['scope'];
   if (scope === undefined) return { deviceId, region };
   if (scope === FLEET_SCOPE) return { deviceId, region, fleet: true };

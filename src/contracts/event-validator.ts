@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { RejectCode } from '../errors.js';
 import type { CanonicalEvent, Reading } from './canonical-event.js';
+import { DEVICE_ID_RULE, LABEL_RULE, MAX_READINGS_PER_EVENT, isDeviceId } from './limits.js';
 import { rejection } from './rejection.js';
 import { isRfc3339DateTime } from './rfc3339.js';
 import type { Rejection, ValidationContext } from './types.js';
@@ -23,23 +24,22 @@ function readSchema(version: 1 | 2): Record<string, unknown> {
   return JSON.parse(readFileSync(url, 'utf8')) as Record<string, unknown>;
 }
 
-const LABEL_RULE = 'must be a string of 1–64 characters without control characters';
+const LABEL = `must be ${LABEL_RULE}`;
 
 /** The tail of each FIELD_INVALID message, by field name; mirrors the schemas' limits. */
 const FIELD_RULES: Readonly<Record<string, string>> = {
   event_id: 'must be a UUID (8-4-4-4-12 hex digits)',
-  device_id: 'must be 1–128 characters of A-Z a-z 0-9 . _ : -',
+  device_id: `must be ${DEVICE_ID_RULE}`,
   event_time: 'must be an RFC 3339 date-time with a time zone',
-  sensor_type: LABEL_RULE,
-  unit: LABEL_RULE,
-  firmware_version: LABEL_RULE,
-  region: LABEL_RULE,
+  sensor_type: LABEL,
+  unit: LABEL,
+  firmware_version: LABEL,
+  region: LABEL,
   value: 'must be a finite number',
   seq: 'must be a non-negative integer or null',
-  readings: 'must be an array of 1–64 readings',
+  readings: `must be an array of 1–${MAX_READINGS_PER_EVENT} readings`,
 };
 const READING_RULE = 'must be an object {sensor_type, value, unit}';
-const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * rejection(), except under a fleet token: the fleet id names the sender, not a device, so the
@@ -50,7 +50,7 @@ function reject(raw: unknown, index: number, ctx: ValidationContext, code: Rejec
   const out = rejection(raw, index, ctx, code, detail);
   if (ctx.identity?.fleet === true && isPlainObject(raw)) {
     const deviceId = raw['device_id'];
-    if (typeof deviceId === 'string' && DEVICE_ID.test(deviceId)) out.deviceId = deviceId;
+    if (isDeviceId(deviceId)) out.deviceId = deviceId;
   }
   return out;
 }

@@ -48,16 +48,24 @@ function expectUndecodable(payload: Uint8Array): void {
   expect((thrown as UnrecoverableError).code).toBe('ENTRY_UNDECODABLE');
 }
 
-/** Every field of the type and range CanonicalEvent promises. */
+/** The contract's limits, restated from the schemas (src/contracts/schemas) for the tests. */
+const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const isControl = (c: string): boolean => (c.codePointAt(0) as number) <= 0x1f || ((c.codePointAt(0) as number) >= 0x7f && (c.codePointAt(0) as number) <= 0x9f);
+const isLabel = (s: unknown): boolean => typeof s === 'string' && [...s].length >= 1 && [...s].length <= 64 && ![...s].some(isControl) && Buffer.from(s).toString() === s;
+
+/** Every field of the type and range CanonicalEvent promises, and within the contract's limits. */
 function expectWellFormed(e: CanonicalEvent): void {
-  for (const s of [e.eventId, e.deviceId, e.region, e.firmwareVersion]) expect(typeof s).toBe('string');
+  expect(typeof e.eventId).toBe('string');
+  expect(e.deviceId).toMatch(DEVICE_ID);
+  expect(isLabel(e.region) && isLabel(e.firmwareVersion)).toBe(true);
   expect(Number.isFinite(e.eventTime) && Number.isFinite(e.ingestTime)).toBe(true);
   expect([1, 2]).toContain(e.schemaVersion);
   expect(e.seq === null || Number.isSafeInteger(e.seq)).toBe(true);
   expect(e.cid === undefined || (typeof e.cid === 'string' && e.cid.length >= 1 && e.cid.length <= 64)).toBe(true);
   expect(e.readings.length).toBeGreaterThan(0);
+  expect(e.readings.length).toBeLessThanOrEqual(64);
   for (const r of e.readings) {
-    expect(typeof r.sensorType === 'string' && typeof r.unit === 'string').toBe(true);
+    expect(isLabel(r.sensorType) && isLabel(r.unit)).toBe(true);
     expect(Number.isFinite(r.value)).toBe(true);
     expect(Number.isInteger(r.weight) && r.weight >= 1 && r.weight <= 65_535).toBe(true);
   }
@@ -255,6 +263,37 @@ describe('bus codec', () => {
     expectUndecodable(encodeEvents([{ ...base, readings: [{ sensorType: 's', value: NaN, unit: 'u', weight: 1 }] }]));
     expectUndecodable(encodeEvents([{ ...base, cid: 'x'.repeat(65) }]));
     expectUndecodable(encodeEvents([{ ...base, cid: '' }]));
+  });
+
+  it('throws ENTRY_UNDECODABLE on events outside the contract: device ids, labels, readings and events over the limits', () => {
+    const reading = { sensorType: 's', value: 1, unit: 'u', weight: 1 };
+    const base: CanonicalEvent = { eventId: 'e', deviceId: 'd', region: 'us-east', eventTime: NOW, ingestTime: NOW, firmwareVersion: 'f', schemaVersion: 2, seq: null, readings: [reading] };
+    const atLimits: CanonicalEvent = { ...base, deviceId: 'd'.repeat(128), region: '🌊'.repeat(64), readings: Array.from({ length: 64 }, () => reading) };
+    expect(decodeEvents(encodeEvents([atLimits]))).toEqual([atLimits]);
+    expect(decodeEvents(encodeEvents(Array.from({ length: 2000 }, () => base)))).toHaveLength(2000);
+    const outside: CanonicalEvent[][] = [
+      [{ ...base, deviceId: 'd'.repeat(129) }],
+      [{ ...base, deviceId: 'site/7' }],
+      [{ ...base, deviceId: '' }],
+      [{ ...base, region: 'x'.repeat(65) }],
+      [{ ...base, region: 'us\neast' }],
+      [{ ...base, firmwareVersion: '' }],
+      [{ ...base, firmwareVersion: '1.0\u0085' }],
+      [{ ...base, readings: [{ ...reading, sensorType: '\u0000' }] }],
+      [{ ...base, readings: [{ ...reading, unit: '°C\u007f' }] }],
+      [{ ...base, readings: Array.from({ length: 65 }, () => reading) }],
+      Array.from({ length: 2001 }, () => base),
+    ];
+    for (const events of outside) {
+      expectUndecodable(encodeEvents(events));
+      // The MessagePack formats an older gateway wrote are held to the same limits.
+      const msgpack = pack([MSGPACK_FORMAT_VERSION, ...events.map((e) => [e.eventId, e.deviceId, e.region, e.eventTime, e.ingestTime, e.firmwareVersion, e.schemaVersion, e.seq, e.readings.flatMap((r) => [r.sensorType, r.value, r.unit])])]);
+      expectUndecodable(msgpack);
+    }
+    // A device id that is a label, and a label that is a device id, in one entry: each string is checked as what it is used for.
+    const shared: CanonicalEvent[] = [base, { ...base, deviceId: 'us-east' }];
+    expect(decodeEvents(encodeEvents(shared))).toEqual(shared);
+    expectUndecodable(encodeEvents([{ ...base, region: 'a b' }, { ...base, deviceId: 'a b' }]));
   });
 
   it('still decodes MessagePack entries written before weights existed (format 1), every weight 1', () => {
