@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { lossAudit } from './lib/audit.mjs';
+import { calibrate } from './lib/calibrate.mjs';
 import { buildCharts } from './lib/charts.mjs';
 import { GeneratorPool } from './lib/generators.mjs';
 import { scrape, histogramQuantile } from './lib/metrics.mjs';
@@ -293,6 +294,8 @@ async function main() {
   log(`profile ${o.profile}: ${o.ramp ? `ramp from ${o.ramp.start}/s by ${o.ramp.step}/s, ${o.ramp.stepSec} s a step` : `${o.rate} events/s for ${o.duration} s`}, ${o.devices} devices, ${o.generators} generator(s) × ${o.sockets} sockets; auth ${auth.mode} (${auth.reason}); data ${dataDir}`);
   const configFile = writeConfig(dataDir, { authMode: auth.mode, extraFile: o.shoalConfig });
   const loadavgStart = loadavg();
+  const calibration = calibrate();
+  log(`${calibration.cpuModel} at ${calibration.cpuMhz ?? '?'} MHz: reference work ${calibration.referenceWorkMs.toFixed(0)} ms of CPU (lower is a faster core)`);
 
   let shoal = null;
   let pool = null;
@@ -429,7 +432,7 @@ async function main() {
     const result = {
       profile: o.profile,
       date: startedAt.toISOString(),
-      machine: { cores: availableParallelism(), node: process.version, loadavgStart, loadavgEnd: loadavg() },
+      machine: { cores: availableParallelism(), node: process.version, loadavgStart, loadavgEnd: loadavg(), ...calibration },
       git: gitInfo(),
       options: { ...o, out: undefined },
       auth,

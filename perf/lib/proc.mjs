@@ -23,16 +23,37 @@ export function procRssMb(pid) {
   }
 }
 
+/**
+ * CPU seconds the whole machine has been busy (every core, every process and the kernel):
+ * the first line of /proc/stat less idle and iowait. Null where there is no /proc/stat.
+ */
+export function machineBusySeconds() {
+  try {
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user and nice)
+    const busy = ticks.slice(0, 8).reduce((s, x, i) => (i === 3 || i === 4 ? s : s + x), 0);
+    return busy / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
 const readStat = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8');
 const readStatus = (pid) => readFileSync(`/proc/${pid}/status`, 'utf8');
+
+/** The name under which sample() reports the CPU of everything it does not track. */
+export const OTHERS = 'others';
 
 /**
  * Tracks named processes: `sample()` returns each one's cores used since the previous sample
  * and its RSS; totals and peaks accumulate. A process that exits keeps its last reading.
+ * It also reports OTHERS: the cores the rest of the machine used meanwhile (kernel threads,
+ * other tenants of a shared host), which say whether a run's figures were disturbed.
  */
 export class ProcessSampler {
   constructor() {
     this.procs = new Map();
+    this.machine = { lastBusy: machineBusySeconds(), lastAt: performance.now() };
   }
 
   add(name, pid) {
@@ -44,10 +65,13 @@ export class ProcessSampler {
   sample() {
     const out = {};
     const now = performance.now();
+    const busy = machineBusySeconds();
+    let tracked = 0;
     for (const [name, p] of this.procs) {
       const cpu = procCpuSeconds(p.pid);
       const rss = procRssMb(p.pid);
       const dt = (now - p.lastAt) / 1000;
+      if (cpu !== null && p.lastCpu !== null) tracked += cpu - p.lastCpu;
       out[name] = {
         cores: cpu !== null && p.lastCpu !== null && dt >= 0.2 ? (cpu - p.lastCpu) / dt : null,
         rssMb: rss,
@@ -59,6 +83,12 @@ export class ProcessSampler {
         p.rssPeak = Math.max(p.rssPeak, rss);
       }
     }
+    const dt = (now - this.machine.lastAt) / 1000;
+    // A process's ticks and the machine's are counted apart, so a second can come out a
+    // little below zero: clamped.
+    const others = busy !== null && this.machine.lastBusy !== null && dt >= 0.2 ? Math.max(0, (busy - this.machine.lastBusy - tracked) / dt) : null;
+    out[OTHERS] = { cores: others, rssMb: null };
+    this.machine = { lastBusy: busy, lastAt: now };
     return out;
   }
 

@@ -32,7 +32,7 @@ function summary(r) {
     ['visibility, probe via query API', `p50 ${n2(p.visibilityMs.p50 / 1000)} s, p90 ${n2(p.visibilityMs.p90 / 1000)} s, p99 ${n2(p.visibilityMs.p99 / 1000)} s, max ${n2(p.visibilityMs.max / 1000)} s (${p.visibilityMs.count} probes; ${p.ackedNotSeen} acked but never seen; each poll of the query API took p50 ${n0(p.queryMs?.p50)} ms, p99 ${n0(p.queryMs?.p99)} ms)`],
     ['backlog', `consumer lag max ${n2(r.backlog.maxLagSeconds)} s / ${n0(r.backlog.maxLagEntries)} entries; unread events max ${n0(r.backlog.maxUnreadEvents)}; generator queue max ${n0(r.backlog.maxGeneratorQueue)}; backpressure level max ${r.backlog.maxBackpressure}`],
     ['bus Redis, merges', backgroundCell(r.background)],
-    ['CPU, load phase (cores)', `shoal ${n2(lc.shoal)}, redis ${n2(lc.redis)}, generators ${n2(genCores)}${gens.length > 1 ? ` (${gens.map(([, x]) => n2(x)).join(' + ')})` : ''}, harness ${n2(lc.harness)}`],
+    ['CPU, load phase (cores)', `shoal ${n2(lc.shoal)}, redis ${n2(lc.redis)}, generators ${n2(genCores)}${gens.length > 1 ? ` (${gens.map(([, x]) => n2(x)).join(' + ')})` : ''}, harness ${n2(lc.harness)}${lc.others === undefined ? '' : `; the rest of the machine ${n2(lc.others)}`}`],
     ['CPU per event (shoal + redis)', `${n1((r.cpu.shoalPlusRedisCpuSecondsPerEvent ?? NaN) * 1e6)} µs (load and drain, per distinct event)`],
     ['peak RSS', rss],
     ['bytes per event', b ? `archive ${n1(b.archive)}, ClickHouse events ${n1(b.clickhouseEvents)}, ClickHouse all tables ${n1(b.clickhouseAll)}, all stores ${n1(b.total)} (${n0(r.storage.events)} events)` : 'n/a (status failed)'],
@@ -100,7 +100,10 @@ export function renderMarkdown(r) {
   const lines = [
     `# Shoal perf — ${r.profile} — ${r.date}`,
     '',
-    `${r.machine.cores} cores, Node ${r.machine.node}, load average at start ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')} (shared machine: figures are noisy); ${git}; auth ${r.auth.mode} (${r.auth.reason}).`,
+    `${r.machine.cores} cores${r.machine.cpuModel ? ` (${r.machine.cpuModel}${r.machine.cpuMhz ? `, ${r.machine.cpuMhz} MHz` : ''})` : ''}, Node ${r.machine.node}, load average at start ${r.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')} (shared machine: figures are noisy); ${git}; auth ${r.auth.mode} (${r.auth.reason}).`,
+    ...(r.machine.referenceWorkMs === undefined
+      ? []
+      : ['', `Reference work (perf/lib/calibrate.mjs, before Shoal started): ${n0(r.machine.referenceWorkMs)} ms of CPU, best of ${r.machine.referenceWorkTrialsMs.length}. Compare it before comparing runs: a longer one ran on a slower core.`]),
     '',
     ...summary(r),
     '',
