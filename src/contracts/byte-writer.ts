@@ -62,8 +62,13 @@ export class ByteWriter {
     this.at = this.buf.writeDoubleLE(value === 0 ? 0 : value, this.at);
   }
 
-  /** A non-negative safe integer as LEB128 (at most 8 bytes). */
+  /**
+   * A non-negative safe integer as LEB128 (at most 8 bytes). Anything else is a RangeError:
+   * Infinity would loop forever, and a fraction, a negative or an unsafe number would write
+   * bytes that decode to another value.
+   */
   varint(value: number): void {
+    if (!(Number.isSafeInteger(value) && value >= 0)) throw new RangeError(`a varint must be a non-negative safe integer, not ${value}`);
     this.reserve(10);
     const buf = this.buf;
     let v = value;

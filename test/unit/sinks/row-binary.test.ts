@@ -38,6 +38,11 @@ describe('RowBinaryWriter', () => {
     ).toBe('0201000000000000000200000000000000');
   });
 
+  it('writes LEB128 up to 2^53 - 1 and refuses what is not a non-negative safe integer, instead of looping or writing another value', () => {
+    expect(bytes((w) => w.varint(Number.MAX_SAFE_INTEGER))).toBe('ffffffffffffff0f');
+    for (const bad of [-1, 1.5, 2 ** 53, NaN, -Infinity, Infinity]) expect(() => bytes((w) => w.varint(bad)), String(bad)).toThrow(RangeError);
+  });
+
   it('writes a UUID as its two 64-bit halves, each little-endian', () => {
     expect(bytes((w) => w.uuid('00112233-4455-6677-8899-aabbccddeeff'))).toBe('7766554433221100ffeeddccbbaa9988');
     expect(bytes((w) => w.uuid('00112233-4455-6677-8899-AABBCCDDEEFF'))).toBe('7766554433221100ffeeddccbbaa9988');
