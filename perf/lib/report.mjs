@@ -1,4 +1,5 @@
 // The run's Markdown report, from the result object run.mjs also writes as JSON.
+import { designVerdicts, KEPT_UP_SHARE } from './targets.mjs';
 
 const n0 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : Math.round(x).toLocaleString('en-US'));
 const n1 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(1));
@@ -46,6 +47,16 @@ function backgroundCell(x) {
   if (!x) return 'n/a (Shoal exports no Redis gauges)';
   const rewrites = x.aofRewrites === null ? 'AOF rewrites not reported' : `${n0(x.aofRewrites)} AOF rewrites, one running at ${n0(x.scrapesRewriting)} of ${n0(x.scrapes)} scrapes (~1 a second)`;
   return `used memory peak ${n0(x.usedMemoryPeakMb)} MB; ${rewrites}; ClickHouse merging at ${n0(x.scrapesMerging)} scrapes (largest ${n0(x.mergeBytesMaxMb)} MB); consumer lag over ${x.slowLagSec} s at ${n0(x.scrapesSlow)} scrapes, ${n0(x.scrapesSlowRewriting)} of them during a rewrite, ${n0(x.scrapesSlowMerging)} during a merge`;
+}
+
+function targetsSection(r) {
+  const { keptUp, ackedShare, verdicts } = designVerdicts(r);
+  const out = ['## Against DESIGN §1', ''];
+  if (keptUp === false)
+    out.push(`**This run did not keep up with its offered rate**: ${(ackedShare * 100).toFixed(0)} % of it acked during the load (under ${KEPT_UP_SHARE * 100} %). Its latencies describe a backlog, and its acked rate is what this machine sustained.`, '');
+  out.push('| target | this run | verdict |', '|---|---|---|');
+  for (const v of verdicts) out.push(`| ${cell(v.target)} | ${cell(v.detail)} | ${v.verdict === 'met' ? 'met' : v.verdict === 'not met' ? '**not met**' : 'not measured'} |`);
+  return out;
 }
 
 function auditSection(r) {
@@ -106,6 +117,8 @@ export function renderMarkdown(r) {
       : ['', `Reference work (perf/lib/calibrate.mjs, before Shoal started): ${n0(r.machine.referenceWorkMs)} ms of CPU, best of ${r.machine.referenceWorkTrialsMs.length}. Compare it before comparing runs: a longer one ran on a slower core.`]),
     '',
     ...summary(r),
+    '',
+    ...targetsSection(r),
     '',
     ...auditSection(r),
     '',
