@@ -26,11 +26,12 @@
  * (measured, perf/hot-path-cost.mjs). Redis holds, appends to its AOF and sends half the
  * bytes.
  *
- * Decoding checks every field, and what the contract limits against its limits (limits.ts:
- * device ids, labels, 64 readings an event; and MAX_EVENTS_PER_ENTRY events an entry): an
- * entry that does not decode, or holds events no gateway could have accepted, is poison
- * (UnrecoverableError ENTRY_UNDECODABLE → DLQ). Each table string is checked once an entry. Values and times round-trip exactly; -0 decodes as 0 (the
- * validator never produces -0).
+ * Decoding checks every field, and device ids, labels and counts against the contract's
+ * limits (limits.ts; 64 readings an event, MAX_EVENTS_PER_ENTRY events an entry): an entry
+ * that does not decode, or holds events no gateway could have accepted, is poison
+ * (UnrecoverableError ENTRY_UNDECODABLE → DLQ). A table string is checked once an entry for
+ * each use it is put to. Values and times round-trip exactly; -0 decodes as 0 (the validator
+ * never produces -0).
  */
 import { isUtf8 } from 'node:buffer';
 import { ByteWriter } from './byte-writer.js';
