@@ -139,7 +139,7 @@ function apply(decoded, state, busTime) {
 }
 
 function rowBinary(state) {
-  for (const p of state.values()) p.body.catchUp(p.actors.pendingRows());
+  for (const p of state.values()) p.body.catchUp(p.actors.pendingAccepted());
 }
 
 /** Shard: at FLUSH_EVENTS a partition drains; its minute partials are encoded, its ids logged. */

@@ -1,7 +1,7 @@
 /**
  * All device actors of one (region, partition), the partition's dedup index, and its pending
- * output: reading rows, 1-minute and 1-hour partials, the ids accepted (for the dedup log)
- * and counters.
+ * output: the accepted events (their reading rows), 1-minute partials, the ids accepted (for
+ * the dedup log) and counters.
  *
  *   entries (streamId, busTime, events) ──apply──▶ DedupIndex.offer ──new──▶ rows, windows
  *                                                                   └─dup──▶ duplicates++
@@ -15,18 +15,20 @@
  * Dedup memory is one DedupIndex per partition (typed arrays, ~28 B an id), not per device:
  * device actors hold only watermarks, so passivating them changes no dedup decision.
  */
-import { toReadingRows, type CanonicalEvent, type ReadingRow } from '../contracts/canonical-event.js';
+import { expandReadingRows, type CanonicalEvent, type ReadingRow } from '../contracts/canonical-event.js';
 import { DEFAULT_DEDUP_MAX_IDS_PER_PARTITION, DedupIndex, type DedupIndexStats } from './dedup-index.js';
 import { DeviceActor } from './device-actor.js';
 import { DEFAULT_DIGEST_SIZE } from './quantile-digest.js';
-import type { ActorOptions, DedupRecord, DroppedDuplicate, FlushBatch } from './types.js';
+import type { AcceptedEvents, ActorOptions, DedupRecord, DroppedDuplicate, FlushBatch } from './types.js';
 import { MINUTE_MS, WindowAggregator } from './window-aggregator.js';
 
 export class PartitionActors {
   private readonly actors = new Map<string, DeviceActor>();
   private readonly dedup: DedupIndex;
   private readonly minutes: WindowAggregator;
-  private rows: ReadingRow[] = [];
+  /** The accepted events of the batch being filled, with their stream ids (rows unexpanded). */
+  private pending: { events: CanonicalEvent[]; streamIds: string[]; partition: number };
+  private rowCount = 0;
   private accepted: DedupRecord[] = [];
   private duplicates = 0;
   private dropped: DroppedDuplicate[] = [];
@@ -39,6 +41,7 @@ export class PartitionActors {
     const digestSize = options.digestSize ?? DEFAULT_DIGEST_SIZE;
     this.dedup = new DedupIndex({ horizonMs: options.dedupHorizonMs, maxIds: options.dedupMaxIds ?? DEFAULT_DEDUP_MAX_IDS_PER_PARTITION });
     this.minutes = new WindowAggregator(MINUTE_MS, digestSize);
+    this.pending = { events: [], streamIds: [], partition };
   }
 
   /** Apply one bus entry: `busTime` is the ms part of `streamId`. */
@@ -55,7 +58,9 @@ export class PartitionActors {
       actor.accept(event);
       if (late) this.late++;
       this.accepted.push({ deviceId: event.deviceId, eventId: event.eventId, busTime });
-      for (const row of toReadingRows(event, streamId, this.partition)) this.rows.push(row);
+      this.pending.events.push(event);
+      this.pending.streamIds.push(streamId);
+      this.rowCount += event.readings.length;
       for (const r of event.readings) {
         this.minutes.add(event.deviceId, r.sensorType, event.eventTime, r.value, r.weight);
       }
@@ -64,8 +69,14 @@ export class PartitionActors {
 
   /** Everything since the previous drain, in a deterministic order; the output starts empty. */
   drain(): FlushBatch {
+    const events = this.pending;
+    let rows: ReadingRow[] | undefined;
     const batch: FlushBatch = {
-      rows: this.rows,
+      events,
+      rowCount: this.rowCount,
+      get rows(): ReadingRow[] {
+        return (rows ??= expandReadingRows(events.events, events.streamIds, events.partition));
+      },
       rollup1m: this.minutes.drain(),
       accepted: this.accepted,
       dedupFloor: this.dedup.restoreFloor,
@@ -74,7 +85,8 @@ export class PartitionActors {
       late: this.late,
     };
     this.dropped = [];
-    this.rows = [];
+    this.pending = { events: [], streamIds: [], partition: this.partition };
+    this.rowCount = 0;
     this.accepted = [];
     this.duplicates = 0;
     this.late = 0;
@@ -82,11 +94,11 @@ export class PartitionActors {
   }
 
   /**
-   * The reading rows of the batch being filled, in drain order: the same list until drain(),
-   * only ever appended to (the runtime encodes them as they come).
+   * The accepted events of the batch being filled, in drain order: the same lists until
+   * drain(), only ever appended to (the runtime encodes their rows as they come).
    */
-  pendingRows(): readonly ReadingRow[] {
-    return this.rows;
+  pendingAccepted(): AcceptedEvents {
+    return this.pending;
   }
 
   /** Accepted events not yet drained (the runtime flushes early past a threshold). */

@@ -3,7 +3,7 @@
  * return new state and the rows to flush. No I/O, no clocks: time is the bus time carried
  * by the stream entries, so a replay of the same entries yields the same output.
  */
-import type { ReadingRow } from '../contracts/canonical-event.js';
+import type { CanonicalEvent, ReadingRow } from '../contracts/canonical-event.js';
 
 /** One centroid of a quantile sketch: mean of `weight` values. */
 export type Centroid = [mean: number, weight: number];
@@ -41,9 +41,25 @@ export interface DroppedDuplicate {
   readings: number;
 }
 
+/**
+ * The events a batch accepted, in acceptance order, each with the stream entry it came from:
+ * its reading rows, not expanded. A shard writes the `events` insert straight from these
+ * (EventsBodyWriter) instead of making and keeping an object per reading until the flush.
+ */
+export interface AcceptedEvents {
+  readonly events: readonly CanonicalEvent[];
+  readonly streamIds: readonly string[];
+  readonly partition: number;
+}
+
 /** Everything one flush writes, in a deterministic order. */
 export interface FlushBatch {
-  rows: ReadingRow[];
+  /** The accepted events whose reading rows this flush writes. */
+  events: AcceptedEvents;
+  /** Reading rows of those events (Σ readings). */
+  rowCount: number;
+  /** The reading rows themselves, expanded from `events` when first read (and kept). */
+  readonly rows: ReadingRow[];
   /** Minute partials; ClickHouse also rolls them into their hours (clickhouse-schema.ts). */
   rollup1m: WindowPartial[];
   /** Ids accepted since the previous drain, in acceptance order (for the dedup log). */

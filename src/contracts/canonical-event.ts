@@ -57,6 +57,13 @@ export interface ReadingRow {
   partition: number;
 }
 
+/** The reading rows of events, each with the stream id of the entry it came from. */
+export function expandReadingRows(events: readonly CanonicalEvent[], streamIds: readonly string[], partition: number): ReadingRow[] {
+  const rows: ReadingRow[] = [];
+  for (let i = 0; i < events.length; i++) for (const row of toReadingRows(events[i] as CanonicalEvent, streamIds[i] as string, partition)) rows.push(row);
+  return rows;
+}
+
 /** Expand a canonical event into its reading rows. */
 export function toReadingRows(event: CanonicalEvent, streamId: string, partition: number): ReadingRow[] {
   return event.readings.map((r, readingIndex) => ({

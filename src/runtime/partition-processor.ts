@@ -20,14 +20,14 @@ import { DropoutTracker, type Dropout } from '../actors/dropout-tracker.js';
 import { PartitionActors } from '../actors/partition-actors.js';
 import type { ActorOptions, FlushBatch, WindowPartial } from '../actors/types.js';
 import { MAX_EVENTS_PER_ENTRY, decodeEvents, encodeEvents } from '../contracts/bus-codec.js';
-import type { CanonicalEvent, ReadingRow } from '../contracts/canonical-event.js';
+import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { CheckpointMovedError, FencedError, UnrecoverableError, errorMessage } from '../errors.js';
 import { cidsOf, deviceField, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
 import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js';
 import { EventsBodyWriter, encodeBatch, encodePartials } from '../sinks/batch-encoder.js';
 import { windowReadings, type WindowSource } from '../sinks/queries.js';
 import type { ObjectStore } from '../sinks/object-store.js';
-import { archiveObjects, archiveObjectsEncodedBy, type ArchiveObject } from '../sinks/raw-archive.js';
+import { archiveObjects, archiveObjectsEncodedBy, rowsPerDay, type ArchiveObject } from '../sinks/raw-archive.js';
 import type { Redis } from 'ioredis';
 import { HOUR_MS, countByHour } from './audit-counters.js';
 import { CheckpointStore, type StreamEntry } from './checkpoint-store.js';
@@ -240,7 +240,7 @@ export class PartitionProcessor {
     }
     if (stale.length) await this.checkpoint.ack(stale).catch((err) => this.onError(err, 'ack'));
     // Encode what was just applied now, between reads, rather than all of it when the flush starts.
-    this.eventsBody?.catchUp(this.actors.pendingRows());
+    this.eventsBody?.catchUp(this.actors.pendingAccepted());
     if (entries.length > 0) {
       const perEntry = Math.max(1, (this.decodedEvents - decodedBefore) / entries.length);
       this.eventsPerEntry = perEntry >= this.eventsPerEntry ? perEntry : 0.8 * this.eventsPerEntry + 0.2 * perEntry;
@@ -352,7 +352,7 @@ export class PartitionProcessor {
 
   /** Drain the actors, with the batch's events insert if it was written as the rows came. */
   private drainBatch(): { batch: FlushBatch; events: EncodedInsert | null } {
-    this.eventsBody?.catchUp(this.actors.pendingRows());
+    this.eventsBody?.catchUp(this.actors.pendingAccepted());
     const batch = this.actors.drain();
     return { batch, events: this.eventsBody?.take() ?? null };
   }
@@ -378,14 +378,14 @@ export class PartitionProcessor {
     cids: ReadonlySet<string>,
     rerun = false,
   ): Promise<void> {
-    const inserts = batch.rows.length > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat, events) : [];
+    const inserts = batch.rowCount > 0 ? encodeBatch(batch, this.deps.analytics.insertFormat, events) : [];
     // The commit's dedup log entry, encoded while the sinks write (once: a retry commits the same).
     let dedupPayload: Buffer | null | undefined;
     const dedupEntry = (): Buffer | null => (dedupPayload === undefined ? (dedupPayload = encodeDedupRecords(batch.accepted)) : dedupPayload);
     // Encoded once, on the first attempt that gets that far (a failed encoding is tried again).
     let objects: Promise<ArchiveObject[]> | null = null;
     const archive = (): Promise<ArchiveObject[]> =>
-      (objects ??= this.archive(from, to, batch.rows, inserts).catch((err: unknown) => {
+      (objects ??= this.archive(from, to, batch, inserts).catch((err: unknown) => {
         objects = null;
         throw err;
       }));
@@ -393,7 +393,7 @@ export class PartitionProcessor {
     const tokenOf = (table: string): string => (rerun && table === 'events' ? `${tokenBase}/events/rerun-${this.deps.epoch}` : `${tokenBase}/${table}`);
     for (let attempt = 1; ; attempt++) {
       try {
-        if (inserts.length > 0 || batch.rows.length > 0) {
+        if (inserts.length > 0 || batch.rowCount > 0) {
           await this.checkpoint.intent(from, to);
           // Both sinks at once: the commit waits for both, and each write is idempotent (same
           // object names and bytes, same insert tokens), so their order does not matter. Both
@@ -448,14 +448,15 @@ export class PartitionProcessor {
    * ClickHouse's Parquet writer (in the main thread's chDB, off this thread); other stores
    * leave it to hyparquet-writer here. Same keys, rows and schema either way (raw-archive.ts).
    */
-  private async archive(from: string, to: string, rows: readonly ReadingRow[], inserts: readonly EncodedInsert[]): Promise<ArchiveObject[]> {
-    if (rows.length === 0) return [];
+  private async archive(from: string, to: string, batch: FlushBatch, inserts: readonly EncodedInsert[]): Promise<ArchiveObject[]> {
+    if (batch.rowCount === 0) return [];
     const { analytics } = this.deps;
     const events = inserts.find((ins) => ins.table === 'events');
     if (analytics.archiveParquet && events?.format === 'RowBinary') {
-      return archiveObjectsEncodedBy(this.region, this.partition, from, to, rows, (days) => analytics.archiveParquet!(events, days));
+      // Only the rows per day are needed here: the store encodes the objects from the insert.
+      return archiveObjectsEncodedBy(this.region, this.partition, from, to, rowsPerDay(batch.events.events), (days) => analytics.archiveParquet!(events, days));
     }
-    return archiveObjects(this.region, this.partition, from, to, rows);
+    return archiveObjects(this.region, this.partition, from, to, batch.rows);
   }
 
   /**
@@ -512,18 +513,13 @@ export class PartitionProcessor {
     const labels = { region: this.region };
     const now = this.clock();
     m.flushes.inc({ region: this.region, outcome: 'ok' });
-    m.rowsFlushed.inc(labels, batch.rows.length);
+    m.rowsFlushed.inc(labels, batch.rowCount);
     m.duplicates.inc(labels, batch.duplicates);
     m.lateEvents.inc(labels, batch.late);
     // lastFlushAt is when this batch was drained; 0 for the re-run of a previous owner's intent.
     const oldest = batch.accepted[0];
     if (oldest && this.lastFlushAt >= oldest.busTime) m.aggregationLatency.observe(labels, (this.lastFlushAt - oldest.busTime) / 1000);
-    let lastEvent = '';
-    for (const row of batch.rows) {
-      if (row.eventId === lastEvent) continue;
-      lastEvent = row.eventId;
-      m.visibility.observe(labels, (now - row.ingestTime) / 1000);
-    }
+    for (const e of batch.events.events) m.visibility.observe(labels, (now - e.ingestTime) / 1000);
     const dropped = this.actors.passivate(busTimeOf(to));
     if (dropped.length) m.passivated.inc(labels, dropped.length);
     const partitionLabels = { region: this.region, partition: String(this.partition) };

@@ -6,8 +6,8 @@
  * Byte-deterministic: the same batch always yields the same bytes, because ClickHouse drops an
  * insert that repeats a dedup token even when its bytes differ. Tables with no rows are skipped.
  */
-import type { FlushBatch, WindowPartial } from '../actors/types.js';
-import type { ReadingRow } from '../contracts/canonical-event.js';
+import type { AcceptedEvents, FlushBatch, WindowPartial } from '../actors/types.js';
+import type { CanonicalEvent, Reading, ReadingRow } from '../contracts/canonical-event.js';
 import type { AnalyticsTable, EncodedInsert, InsertFormat } from './analytics-store.js';
 import { RowBinaryWriter } from './row-binary.js';
 import {
@@ -69,23 +69,37 @@ function encodeTable<T>(table: AnalyticsTable, items: readonly T[], line: (item:
   return [{ table, body: Buffer.from(text, 'utf8'), format: 'TabSeparated', rows: items.length }];
 }
 
+/** The event-level columns of an `events` row: a CanonicalEvent's, or a ReadingRow's own. */
+type RowEvent = Pick<CanonicalEvent, 'eventId' | 'deviceId' | 'region' | 'eventTime' | 'ingestTime' | 'firmwareVersion' | 'schemaVersion' | 'seq'>;
+
 /** One `events` row in RowBinary, columns as INSERT_COLUMNS.events (types: INSERT_TYPES.events). */
-export function writeReadingRow(w: RowBinaryWriter, r: ReadingRow): void {
-  w.uuid(r.eventId);
-  w.uint8(r.readingIndex);
-  w.string(r.deviceId);
-  w.string(r.region);
-  w.dateTime64(r.eventTime);
-  w.dateTime64(r.ingestTime);
+function writeRow(w: RowBinaryWriter, e: RowEvent, r: Reading, readingIndex: number, streamId: string, partition: number): void {
+  w.uuid(e.eventId);
+  w.uint8(readingIndex);
+  w.string(e.deviceId);
+  w.string(e.region);
+  w.dateTime64(e.eventTime);
+  w.dateTime64(e.ingestTime);
   w.string(r.sensorType);
   w.float64(r.value);
   w.uint16(r.weight);
   w.string(r.unit);
-  w.string(r.firmwareVersion);
-  w.uint8(r.schemaVersion);
-  w.nullableUint64(r.seq);
-  w.uint16(r.partition);
-  w.string(r.streamId);
+  w.string(e.firmwareVersion);
+  w.uint8(e.schemaVersion);
+  w.nullableUint64(e.seq);
+  w.uint16(partition);
+  w.string(streamId);
+}
+
+/** One `events` row in RowBinary (a row holds both its event's columns and its reading's). */
+export function writeReadingRow(w: RowBinaryWriter, r: ReadingRow): void {
+  writeRow(w, r, r, r.readingIndex, r.streamId, r.partition);
+}
+
+/** The `events` rows of one accepted event in RowBinary: the bytes writeReadingRow writes for its rows. */
+export function writeEventRows(w: RowBinaryWriter, e: CanonicalEvent, streamId: string, partition: number): void {
+  const readings = e.readings;
+  for (let i = 0; i < readings.length; i++) writeRow(w, e, readings[i] as Reading, i, streamId, partition);
 }
 
 /** One rollup input row in RowBinary, columns as INSERT_COLUMNS.rollup_1m. */
@@ -116,9 +130,11 @@ function binaryTable<T>(table: AnalyticsTable, items: readonly T[], bytesPerRow:
  * also feed `rollup_1h` inside ClickHouse (see clickhouse-schema.ts), so there is no hour insert.
  * `events`: the batch's events insert already written by an EventsBodyWriter (RowBinary).
  */
-export function encodeBatch(batch: Pick<FlushBatch, 'rows' | 'rollup1m'>, format: InsertFormat = 'TabSeparated', events: EncodedInsert | null = null): EncodedInsert[] {
-  if (events !== null && (events.rows !== batch.rows.length || events.format !== format)) {
-    throw new Error(`a pre-written events insert of ${events.rows} ${events.format} rows does not fit a batch of ${batch.rows.length} ${format} rows`);
+export function encodeBatch(batch: Pick<FlushBatch, 'rows' | 'rollup1m'> & { rowCount?: number }, format: InsertFormat = 'TabSeparated', events: EncodedInsert | null = null): EncodedInsert[] {
+  if (events !== null) {
+    // A FlushBatch says how many rows it holds without expanding them.
+    const rows = batch.rowCount ?? batch.rows.length;
+    if (events.rows !== rows || events.format !== format) throw new Error(`a pre-written events insert of ${events.rows} ${events.format} rows does not fit a batch of ${rows} ${format} rows`);
   }
   const eventInserts = events !== null ? [events] : format === 'RowBinary' ? binaryTable('events', batch.rows, 128, writeReadingRow) : encodeTable('events', batch.rows, encodeReadingRow);
   return [...eventInserts, ...encodePartials('rollup_1m', batch.rollup1m, format)];
@@ -133,28 +149,36 @@ export function encodeBatch(batch: Pick<FlushBatch, 'rows' | 'rollup1m'>, format
  */
 export class EventsBodyWriter {
   private writer: RowBinaryWriter | null = null;
+  /** Events, and their rows, written since the last take(). */
   private written = 0;
+  private rows = 0;
   /** Bytes of the last body taken: the next batch starts with room for as much. */
   private lastBytes = 64 * 1024;
 
   /**
-   * Write the rows of `rows` not written yet: `rows` is the batch's growing row list, the
-   * same list from one take() to the next.
+   * Write the rows of the events of `accepted` not written yet: the batch's growing lists,
+   * the same ones from one take() to the next.
    */
-  catchUp(rows: readonly ReadingRow[]): void {
-    if (rows.length < this.written) throw new Error(`the batch shrank from ${this.written} to ${rows.length} rows without a take()`);
-    if (rows.length === this.written) return;
+  catchUp(accepted: AcceptedEvents): void {
+    const { events, streamIds, partition } = accepted;
+    if (events.length < this.written) throw new Error(`the batch shrank from ${this.written} to ${events.length} events without a take()`);
+    if (events.length === this.written) return;
     const w = (this.writer ??= new RowBinaryWriter(this.lastBytes));
-    for (let i = this.written; i < rows.length; i++) writeReadingRow(w, rows[i] as ReadingRow);
-    this.written = rows.length;
+    for (let i = this.written; i < events.length; i++) {
+      const e = events[i] as CanonicalEvent;
+      writeEventRows(w, e, streamIds[i] as string, partition);
+      this.rows += e.readings.length;
+    }
+    this.written = events.length;
   }
 
   /** The insert of every row written (null when none), and start a new batch. */
   take(): EncodedInsert | null {
     const w = this.writer;
-    const rows = this.written;
+    const rows = this.rows;
     this.writer = null;
     this.written = 0;
+    this.rows = 0;
     if (w === null || rows === 0) return null;
     const body = w.bytes();
     this.lastBytes = body.byteLength;

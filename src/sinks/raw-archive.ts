@@ -193,19 +193,32 @@ function rowsByDay(rows: readonly ReadingRow[]): [number, ReadingRow[]][] {
   return [...byDay].sort((a, b) => a[0] - b[0]);
 }
 
-/** One object per day group, its body from `bodyOf`; keys name the flush's offset range. */
+/**
+ * The reading rows of each UTC event day (epoch day number) of events, days ascending:
+ * what archiveObjectsEncodedBy needs of a flush, without expanding its rows.
+ */
+export function rowsPerDay(events: readonly { eventTime: number; readings: readonly unknown[] }[]): [day: number, rows: number][] {
+  const byDay = new Map<number, number>();
+  for (const e of events) {
+    const day = Math.floor(e.eventTime / DAY_MS);
+    byDay.set(day, (byDay.get(day) ?? 0) + e.readings.length);
+  }
+  return [...byDay].sort((a, b) => a[0] - b[0]);
+}
+
+/** One object per day, its body from `bodyOf`; keys name the flush's offset range. */
 function toObjects(
   region: string,
   partition: number,
   fromId: string,
   toId: string,
-  groups: readonly [number, ReadingRow[]][],
-  bodyOf: (group: ReadingRow[], i: number) => Uint8Array,
+  days: readonly [day: number, rows: number][],
+  bodyOf: (i: number) => Uint8Array,
 ): ArchiveObject[] {
-  return groups.map(([day, group], i) => ({
+  return days.map(([day, rows], i) => ({
     key: archiveKey({ region, eventDate: eventDate(day * DAY_MS), partition, fromId, toId }),
-    body: bodyOf(group, i),
-    rows: group.length,
+    body: bodyOf(i),
+    rows,
   }));
 }
 
@@ -220,7 +233,8 @@ export function archiveObjects(
   toId: string,
   rows: readonly ReadingRow[],
 ): ArchiveObject[] {
-  return toObjects(region, partition, fromId, toId, rowsByDay(rows), (group) => encodeArchive(group));
+  const groups = rowsByDay(rows);
+  return toObjects(region, partition, fromId, toId, groups.map(([day, group]) => [day, group.length]), (i) => encodeArchive((groups[i] as [number, ReadingRow[]])[1]));
 }
 
 /**
@@ -233,13 +247,12 @@ export async function archiveObjectsEncodedBy(
   partition: number,
   fromId: string,
   toId: string,
-  rows: readonly ReadingRow[],
+  days: readonly [day: number, rows: number][],
   encode: (days: readonly number[]) => Promise<readonly Uint8Array[]>,
 ): Promise<ArchiveObject[]> {
-  const groups = rowsByDay(rows);
-  const bodies = await encode(groups.map(([day]) => day));
-  if (bodies.length !== groups.length) throw new Error(`archive encoder returned ${bodies.length} objects for ${groups.length} days`);
-  return toObjects(region, partition, fromId, toId, groups, (_, i) => bodies[i] as Uint8Array);
+  const bodies = await encode(days.map(([day]) => day));
+  if (bodies.length !== days.length) throw new Error(`archive encoder returned ${bodies.length} objects for ${days.length} days`);
+  return toObjects(region, partition, fromId, toId, days, (i) => bodies[i] as Uint8Array);
 }
 
 interface ArchiveRecord {

@@ -16,7 +16,7 @@ import { encodeBatch } from '../../../src/sinks/batch-encoder.js';
 import { ChdbStore } from '../../../src/sinks/chdb-store.js';
 import { schemaStatements } from '../../../src/sinks/clickhouse-schema.js';
 import { queryEvents, queryRollups, tableStats, tallyRolledUp, tallyStoredEvents } from '../../../src/sinks/queries.js';
-import { archiveObjects, archiveObjectsEncodedBy, readArchiveObject } from '../../../src/sinks/raw-archive.js';
+import { archiveObjects, archiveObjectsEncodedBy, readArchiveObject, rowsPerDay } from '../../../src/sinks/raw-archive.js';
 import { partialOf } from '../../unit/sinks/arbitraries.js';
 
 const MIN = 60_000;
@@ -351,7 +351,8 @@ describe('ChdbStore', () => {
     }
     const [events] = encodeBatch(batchOf(rows), 'RowBinary');
     expect(events?.table).toBe('events');
-    const bySql = await archiveObjectsEncodedBy('us-east', 2, '1-0', '9-0', rows, (days) => store.archiveParquet(events!, days));
+    const days = rowsPerDay(rows.map((r) => ({ eventTime: r.eventTime, readings: [r] })));
+    const bySql = await archiveObjectsEncodedBy('us-east', 2, '1-0', '9-0', days, (d) => store.archiveParquet(events!, d));
     const byJs = archiveObjects('us-east', 2, '1-0', '9-0', rows);
     expect(bySql.map((o) => [o.key, o.rows])).toEqual(byJs.map((o) => [o.key, o.rows]));
     expect(bySql).toHaveLength(2);

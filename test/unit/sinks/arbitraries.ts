@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import type { WindowPartial } from '../../../src/actors/types.js';
-import type { ReadingRow } from '../../../src/contracts/canonical-event.js';
+import type { CanonicalEvent, ReadingRow } from '../../../src/contracts/canonical-event.js';
 
 /** 2020-01-01 .. 2030-01-01, epoch ms. */
 export const epochMs = fc.integer({ min: 1_577_836_800_000, max: 1_893_456_000_000 });
@@ -39,6 +39,22 @@ export const readingRow: fc.Arbitrary<ReadingRow> = fc.record({
   seq: fc.option(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { nil: null }),
   streamId,
   partition: fc.integer({ min: 0, max: 1023 }),
+});
+
+/** An accepted event (1–4 readings) with the stream id of the entry it came from. */
+export const acceptedEvent: fc.Arbitrary<{ event: CanonicalEvent; streamId: string }> = fc.record({
+  event: fc.record({
+    eventId: fc.uuid({ version: 4 }),
+    deviceId,
+    region: fc.constantFrom('us-east', 'eu-west'),
+    eventTime: epochMs,
+    ingestTime: epochMs,
+    firmwareVersion: freeText,
+    schemaVersion: fc.constantFrom(1 as const, 2 as const),
+    seq: fc.option(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { nil: null }),
+    readings: fc.array(fc.record({ sensorType: freeText, value: finiteDouble, unit: freeText, weight: fc.integer({ min: 1, max: 1000 }) }), { minLength: 1, maxLength: 4 }),
+  }),
+  streamId,
 });
 
 export const windowPartial: fc.Arbitrary<WindowPartial> = fc

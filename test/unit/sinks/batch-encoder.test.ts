@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FlushBatch } from '../../../src/actors/types.js';
+import { expandReadingRows, type CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import { EventsBodyWriter, encodeBatch } from '../../../src/sinks/batch-encoder.js';
 import { INSERT_COLUMNS } from '../../../src/sinks/clickhouse-schema.js';
 import { tsvDateTime, tsvDateTime64 } from '../../../src/sinks/tsv-format.js';
-import { epochMs, readingRow, windowPartial } from './arbitraries.js';
+import { acceptedEvent, epochMs, readingRow, windowPartial } from './arbitraries.js';
 
 type Batch = Pick<FlushBatch, 'rows' | 'rollup1m'>;
 
@@ -99,21 +100,31 @@ describe('encodeBatch', () => {
 });
 
 describe('EventsBodyWriter', () => {
-  it('writes, rows arriving in any pieces, the bytes encodeBatch writes for the whole batch', () => {
+  /** The batch's growing lists, as PartitionActors hands them out. */
+  const accepted = (items: { event: CanonicalEvent; streamId: string }[], partition: number) => ({ events: items.map((x) => x.event), streamIds: items.map((x) => x.streamId), partition });
+  const rowsOf = (a: ReturnType<typeof accepted>) => expandReadingRows(a.events, a.streamIds, a.partition);
+
+  it("writes, events arriving in any pieces, the bytes encodeBatch writes for the whole batch's rows", () => {
     fc.assert(
-      fc.property(fc.array(readingRow, { maxLength: 40 }), fc.array(fc.nat(40), { maxLength: 6 }), (rows, cuts) => {
+      fc.property(fc.array(acceptedEvent, { maxLength: 30 }), fc.array(fc.nat(30), { maxLength: 6 }), fc.integer({ min: 0, max: 1023 }), (items, cuts, partition) => {
         const writer = new EventsBodyWriter();
-        const growing: typeof rows = [];
-        for (const cut of [...cuts].sort((a, b) => a - b)) {
-          while (growing.length < Math.min(cut, rows.length)) growing.push(rows[growing.length]!);
+        const growing = accepted([], partition);
+        const feedTo = (n: number) => {
+          while (growing.events.length < Math.min(n, items.length)) {
+            const next = items[growing.events.length]!;
+            growing.events.push(next.event);
+            growing.streamIds.push(next.streamId);
+          }
           writer.catchUp(growing);
-        }
-        while (growing.length < rows.length) growing.push(rows[growing.length]!);
-        writer.catchUp(growing);
-        const b: Batch = { rows, rollup1m: [] };
+        };
+        for (const cut of [...cuts].sort((a, b) => a - b)) feedTo(cut);
+        feedTo(items.length);
+        const all = accepted(items, partition);
+        const b: Batch = { rows: rowsOf(all), rollup1m: [] };
         const taken = writer.take();
         const whole = encodeBatch(b, 'RowBinary');
-        if (rows.length === 0) return void expect([taken, whole]).toEqual([null, []]);
+        if (items.length === 0) return void expect([taken, whole]).toEqual([null, []]);
+        expect(taken?.rows).toBe(b.rows.length);
         expect(encodeBatch(b, 'RowBinary', taken)).toEqual(whole);
         expect(Buffer.compare(Buffer.from(taken!.body), Buffer.from(whole[0]!.body))).toBe(0);
       }),
@@ -121,18 +132,20 @@ describe('EventsBodyWriter', () => {
   });
 
   it('starts each batch empty after take(), and refuses a batch it was not fed', () => {
-    const rows = fc.sample(readingRow, 5);
+    const items = fc.sample(acceptedEvent, 5);
     const writer = new EventsBodyWriter();
-    writer.catchUp(rows.slice(0, 3));
-    expect(writer.take()?.rows).toBe(3);
+    const first = accepted(items.slice(0, 3), 7);
+    writer.catchUp(first);
+    expect(writer.take()?.rows).toBe(rowsOf(first).length);
     expect(writer.take()).toBeNull();
-    writer.catchUp(rows.slice(3));
+    const rest = accepted(items.slice(3), 7);
+    writer.catchUp(rest);
     const second = writer.take();
-    expect(second?.rows).toBe(2);
-    expect(Buffer.compare(Buffer.from(second!.body), Buffer.from(encodeBatch({ rows: rows.slice(3), rollup1m: [] }, 'RowBinary')[0]!.body))).toBe(0);
-    writer.catchUp(rows.slice(0, 4));
-    expect(() => writer.catchUp(rows.slice(0, 2))).toThrow(/shrank/);
-    const batchOfFive: Batch = { rows, rollup1m: [] };
+    expect(second?.rows).toBe(rowsOf(rest).length);
+    expect(Buffer.compare(Buffer.from(second!.body), Buffer.from(encodeBatch({ rows: rowsOf(rest), rollup1m: [] }, 'RowBinary')[0]!.body))).toBe(0);
+    writer.catchUp(accepted(items.slice(0, 4), 7));
+    expect(() => writer.catchUp(accepted(items.slice(0, 2), 7))).toThrow(/shrank/);
+    const batchOfFive: Batch = { rows: rowsOf(accepted(items, 7)), rollup1m: [] };
     expect(() => encodeBatch(batchOfFive, 'RowBinary', writer.take())).toThrow(/does not fit/);
   });
 });
