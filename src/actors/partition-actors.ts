@@ -3,7 +3,7 @@
  * output: the accepted events (their reading rows), 1-minute partials, the ids accepted (for
  * the dedup log) and counters.
  *
- *   entries (streamId, busTime, events) ──apply──▶ DedupIndex.offer ──new──▶ rows, windows
+ *   entries (streamId, busTime, events) ──apply──▶ DedupIndex.offer ──new──▶ events, windows
  *                                                                   └─dup──▶ duplicates++
  *   drain() ──▶ FlushBatch (deterministic order), then empty
  *
