@@ -1,9 +1,7 @@
 // The run's Markdown report, from the result object run.mjs also writes as JSON.
+import { n0, n1, n2 } from './format.mjs';
 import { designVerdicts, KEPT_UP_SHARE } from './targets.mjs';
 
-const n0 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : Math.round(x).toLocaleString('en-US'));
-const n1 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(1));
-const n2 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(2));
 const codes = (o) => {
   const e = Object.entries(o ?? {}).filter(([, v]) => v > 0);
   return e.length ? e.map(([k, v]) => `${k} ${n0(v)}`).join(', ') : 'none';

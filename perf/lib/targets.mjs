@@ -1,6 +1,7 @@
 // What a run says about the targets of DESIGN §1, for the report: each target met, not met,
 // or not measured by this run (and why). A run that did not keep up with its offered rate
 // says so first: its latencies then describe a backlog, not the rate.
+import { n0, n2 } from './format.mjs';
 
 export const TARGETS = {
   /** Events/s sustained end to end on the 2-core machine, load generator included. */
@@ -20,8 +21,6 @@ export const KEPT_UP_SHARE = 0.95;
 /** How close to a target's rate the offered rate must be for the run to measure it. */
 const RATE_TOLERANCE = 0.02;
 
-const n0 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : Math.round(x).toLocaleString('en-US'));
-const n2 = (x) => (x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(2));
 
 function nearRate(offered, rate) {
   return Math.abs(offered - rate) <= rate * RATE_TOLERANCE;
