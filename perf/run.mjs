@@ -343,7 +343,7 @@ async function main() {
     log(`generators ready: ${fleet.devices} devices on ${fleet.connections} connections`);
 
     const sampler = new ProcessSampler();
-    sampler.add('shoal', shoal.pid);
+    sampler.add('shoal', shoal.pid, { threads: true });
     sampler.add('redis', shoal.redisPid);
     pool.pids.forEach((pid, i) => sampler.add(`generator-${i}`, pid));
     sampler.add('harness', process.pid);
@@ -499,6 +499,7 @@ async function main() {
       background: backgroundSummary(recorder.scrapes),
       cpu: {
         loadPhaseCores: loadCores,
+        loadPhaseShoalThreads: recorder.meanThreadCores('shoal', 0, loadEnd),
         totals: cpuTotals,
         shoalPlusRedisCpuSecondsPerEvent: clientAcked > 0 ? shoalCpuSeconds / clientAcked : null,
       },

@@ -1,7 +1,9 @@
 // CPU and RSS of processes from /proc, sampled by the parent: Shoal, its redis-server, each
-// generator and the harness itself. CPU of a process covers all its threads (Shoal's shards).
+// generator and the harness itself. CPU of a process covers all its threads (Shoal's shards);
+// a process added with `threads` also gets its CPU per group of threads (threads.mjs).
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { ThreadCpu } from './threads.mjs';
 
 const CLK_TCK = 100;
 
@@ -56,10 +58,12 @@ export class ProcessSampler {
     this.machine = { lastBusy: machineBusySeconds(), lastAt: performance.now() };
   }
 
-  add(name, pid) {
+  /** Track `pid` as `name`; with `threads`, its CPU per group of threads too. */
+  add(name, pid, { threads = false } = {}) {
     if (!pid) return;
     const cpu = procCpuSeconds(pid);
-    this.procs.set(name, { pid, startCpu: cpu, lastCpu: cpu, lastAt: performance.now(), startAt: performance.now(), rssPeak: procRssMb(pid) ?? 0, rssLast: null });
+    const perThread = threads ? new ThreadCpu(pid) : null;
+    this.procs.set(name, { pid, perThread, startCpu: cpu, lastCpu: cpu, lastAt: performance.now(), startAt: performance.now(), rssPeak: procRssMb(pid) ?? 0, rssLast: null });
   }
 
   sample() {
@@ -76,6 +80,10 @@ export class ProcessSampler {
         cores: cpu !== null && p.lastCpu !== null && dt >= 0.2 ? (cpu - p.lastCpu) / dt : null,
         rssMb: rss,
       };
+      if (p.perThread) {
+        const groups = p.perThread.sample();
+        if (groups !== null && dt >= 0.2) out[name].threads = Object.fromEntries(Object.entries(groups).map(([g, seconds]) => [g, seconds / dt]));
+      }
       if (cpu !== null) p.lastCpu = cpu;
       p.lastAt = now;
       if (rss !== null) {

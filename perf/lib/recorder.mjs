@@ -122,6 +122,17 @@ export class Recorder {
     return sxx > 0 ? sxy / sxx : null;
   }
 
+  /**
+   * Mean cores of each group of threads of process `name` between t = a and t = b (a group
+   * absent from a sample, such as chDB's merges before the first one, counts as 0 there).
+   */
+  meanThreadCores(name, a, b) {
+    const pts = this.timeline.filter((p) => p.t > a && p.t <= b && p.proc[name]?.threads);
+    const sums = {};
+    for (const p of pts) for (const [group, cores] of Object.entries(p.proc[name].threads)) sums[group] = (sums[group] ?? 0) + cores;
+    return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / pts.length]));
+  }
+
   /** Mean cores of each process between t = a and t = b (from the per-second samples). */
   meanCores(a, b) {
     const pts = this.timeline.filter((p) => p.t > a && p.t <= b);

@@ -1,6 +1,7 @@
 // The run's Markdown report, from the result object run.mjs also writes as JSON.
 import { n0, n1, n2 } from './format.mjs';
 import { designVerdicts, KEPT_UP_SHARE } from './targets.mjs';
+import { describeThreadCores } from './threads.mjs';
 
 const codes = (o) => {
   const e = Object.entries(o ?? {}).filter(([, v]) => v > 0);
@@ -32,6 +33,7 @@ function summary(r) {
     ['backlog', `consumer lag max ${n2(r.backlog.maxLagSeconds)} s / ${n0(r.backlog.maxLagEntries)} entries; unread events max ${n0(r.backlog.maxUnreadEvents)}; generator queue max ${n0(r.backlog.maxGeneratorQueue)}; backpressure level max ${r.backlog.maxBackpressure}`],
     ['bus Redis, merges', backgroundCell(r.background)],
     ['CPU, load phase (cores)', `shoal ${n2(lc.shoal)}, redis ${n2(lc.redis)}, generators ${n2(genCores)}${gens.length > 1 ? ` (${gens.map(([, x]) => n2(x)).join(' + ')})` : ''}, harness ${n2(lc.harness)}${lc.others === undefined ? '' : `; the rest of the machine ${n2(lc.others)}`}`],
+    ...(r.cpu.loadPhaseShoalThreads && Object.keys(r.cpu.loadPhaseShoalThreads).length > 0 ? [['Shoal by thread, load phase (cores)', describeThreadCores(r.cpu.loadPhaseShoalThreads)]] : []),
     ['CPU per event (shoal + redis)', `${n1((r.cpu.shoalPlusRedisCpuSecondsPerEvent ?? NaN) * 1e6)} µs (load and drain, per distinct event)`],
     ['peak RSS', rss],
     ['bytes per event', b ? `archive ${n1(b.archive)}, ClickHouse events ${n1(b.clickhouseEvents)}, ClickHouse all tables ${n1(b.clickhouseAll)}, all stores ${n1(b.total)} (${n0(r.storage.events)} events)` : 'n/a (status failed)'],

@@ -2,7 +2,6 @@
 /**
  * The `shoal` command line (DESIGN §6): start, token, simulate, demo, audit, status, replay, dlq.
  */
-import './threadpool.js'; // first: sizes libuv's thread pool before anything uses it
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, errorMessage, ShoalError } from '../errors.js';

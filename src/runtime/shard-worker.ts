@@ -16,10 +16,12 @@ import { Shard } from './shard.js';
 import type { FlushHooks } from './partition-processor.js';
 import { ShardMetrics } from './shard-metrics.js';
 import { StoreProxy } from './store-proxy.js';
+import { nameThisThread, shardThreadName } from './thread-name.js';
 
 const init = workerData as ShardInit;
 const port = parentPort;
 if (!port) throw new Error('shard-worker must run in a worker thread');
+nameThisThread(shardThreadName(init.shard));
 
 const send = (msg: ShardToMain): void => port.postMessage(msg);
 // Logs go to stderr: stdout is the CLI's answer channel (URLs, tokens).

@@ -6,6 +6,7 @@
  * Redis answering INFO, and a visibility histogram counting every accepted event;
  * /api/v1/stats carries the SLO block.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSecret } from '../../src/contracts/auth-secret.js';
 import { issueDeviceToken } from '../../src/contracts/device-token.js';
@@ -125,6 +126,11 @@ describe('metrics and the visibility SLO', () => {
       const aged = partitions.every((p) => m.some((x) => x.name === 'shoal_checkpoint_age_seconds' && x.labels['region'] === p.region && x.labels['partition'] === p.partition));
       return visible >= accepted && aged ? m : undefined;
     });
+
+    // Each shard's thread carries its name, for `top -H` and the perf harness's CPU by thread.
+    const task = `/proc/${s.child.pid}/task`;
+    const threadNames = readdirSync(task).map((tid) => readFileSync(`${task}/${tid}/comm`, 'utf8').trim());
+    expect(threadNames).toEqual(expect.arrayContaining(['shoal-shard-0', 'shoal-shard-1']));
 
     // Ingest counters, by outcome, region and schema version, as the acks reported.
     expect(sum(samples, 'shoal_ingest_events_total', { outcome: 'accepted' })).toBe(accepted);
