@@ -3,14 +3,11 @@
 // a process added with `threads` also gets its CPU per group of threads (threads.mjs).
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { ThreadCpu } from './threads.mjs';
-
-const CLK_TCK = 100;
+import { CLK_TCK, statCpuSeconds, ThreadCpu } from './threads.mjs';
 
 export function procCpuSeconds(pid) {
   try {
-    const fields = readStat(pid).split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return statCpuSeconds(readStat(pid));
   } catch {
     return null;
   }

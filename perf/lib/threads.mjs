@@ -14,7 +14,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { n2 } from './format.mjs';
 
-const CLK_TCK = 100;
+/** Clock ticks a second in /proc CPU times (USER_HZ: 100 on Linux). */
+export const CLK_TCK = 100;
 
 /** The group a thread of Shoal's process counts in (see above). */
 export function threadGroup(tid, name, pid) {
@@ -26,7 +27,7 @@ export function threadGroup(tid, name, pid) {
 }
 
 /** utime + stime of a /proc stat line, in seconds (the name may hold spaces or parentheses). */
-function statCpuSeconds(line) {
+export function statCpuSeconds(line) {
   const fields = line.slice(line.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
