@@ -1,7 +1,9 @@
 // The run's charts, from the recorded timeline (see recorder.mjs): rates, visibility,
-// backlog, consumer lag, CPU. Returns { suffix: svgText }; run.mjs writes them beside the report.
+// backlog, consumer lag, CPU per process and Shoal's by thread. Returns { suffix: svgText };
+// run.mjs writes them beside the report.
 import { percentile } from './histogram.mjs';
 import { lineChart } from './svg.mjs';
+import { orderThreadGroups, threadGroupLabel } from './threads.mjs';
 
 /** Probe visibility p50/p99 (seconds) over a sliding window of send times, one point per second. */
 function probeSeries(points, q, windowSec, tEnd) {
@@ -75,5 +77,15 @@ export function buildCharts({ recorder, probePoints, markers, profile }) {
     markers,
     series: names.map((name) => ({ name, points: recorder.timeline.map((p) => [p.t, p.proc[name]?.cores ?? null]) })),
   });
+  const groups = orderThreadGroups(new Set(recorder.timeline.flatMap((p) => Object.keys(p.proc.shoal?.threads ?? {}))));
+  if (groups.length > 0) {
+    charts.threads = lineChart({
+      title: `${profile}: Shoal's CPU by thread`,
+      xLabel,
+      yLabel: 'cores',
+      markers,
+      series: groups.map((g) => ({ name: threadGroupLabel(g).replace(/ \(.*\)$/, ''), points: recorder.timeline.map((p) => [p.t, p.proc.shoal?.threads?.[g] ?? null]) })),
+    });
+  }
   return charts;
 }

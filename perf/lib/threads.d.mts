@@ -16,3 +16,5 @@ export declare class ThreadCpu {
 export declare function describeThreadCores(cores: Record<string, number>): string;
 export declare const CLK_TCK: number;
 export declare function statCpuSeconds(line: string): number;
+export declare function threadGroupLabel(group: string): string;
+export declare function orderThreadGroups(groups: Iterable<string>): string[];

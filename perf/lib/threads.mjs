@@ -16,11 +16,13 @@ import { n2 } from './format.mjs';
 
 /** Clock ticks a second in /proc CPU times (USER_HZ: 100 on Linux). */
 export const CLK_TCK = 100;
+/** The name prefix of Shoal's shard threads (src/runtime/thread-name.ts). */
+const SHARD = 'shoal-shard-';
 
 /** The group a thread of Shoal's process counts in (see above). */
 export function threadGroup(tid, name, pid) {
   if (tid === pid) return 'main';
-  if (name.startsWith('shoal-shard-')) return name;
+  if (name.startsWith(SHARD)) return name;
   if (name === 'MergeMutate') return 'chdb-merges';
   if (name === 'node') return 'node-helpers';
   return 'chdb-other';
@@ -98,11 +100,23 @@ const LABELS = {
   ended: 'threads that ended',
 };
 
+/** A group's name in the report's words (shards by their thread name). */
+export function threadGroupLabel(group) {
+  return LABELS[group] ?? group;
+}
+
+const rank = (group) => (group.startsWith(SHARD) ? ORDER.indexOf('shards') + Number(group.slice(SHARD.length)) / 1e6 : ORDER.indexOf(group));
+
+/** Groups in the report's order: main, the shards by number, chDB's, Node's, ended. */
+export function orderThreadGroups(groups) {
+  return [...groups].sort((a, b) => rank(a) - rank(b));
+}
+
 /** The report's cell: cores per group, the shards summed with each one's share in brackets. */
 export function describeThreadCores(cores) {
-  const shards = Object.entries(cores)
-    .filter(([k]) => k.startsWith('shoal-shard-'))
-    .sort(([a], [b]) => Number(a.slice(12)) - Number(b.slice(12)));
+  const shards = orderThreadGroups(Object.keys(cores))
+    .filter((k) => k.startsWith(SHARD))
+    .map((k) => [k, cores[k]]);
   const parts = [];
   for (const key of ORDER) {
     if (key === 'shards') {

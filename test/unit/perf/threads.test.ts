@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
-import { ThreadCpu, describeThreadCores, readThreads, threadGroup, type ThreadReading } from '../../../perf/lib/threads.mjs';
+import { ThreadCpu, describeThreadCores, orderThreadGroups, readThreads, threadGroup, type ThreadReading } from '../../../perf/lib/threads.mjs';
 
 const PID = 100;
 
@@ -69,6 +69,12 @@ describe('Shoal CPU by thread', () => {
     worker.postMessage('exit');
     await new Promise((resolve) => worker.once('exit', resolve));
     expect(names).toContain('shoal-shard-7');
+  });
+
+  it('orders groups as the report does: main, shards by number, chDB, Node, ended', () => {
+    expect(orderThreadGroups(['ended', 'shoal-shard-10', 'node-helpers', 'chdb-other', 'shoal-shard-2', 'chdb-merges', 'main'])).toEqual([
+      'main', 'shoal-shard-2', 'shoal-shard-10', 'chdb-merges', 'chdb-other', 'node-helpers', 'ended',
+    ]);
   });
 
   it('reports shards summed, each one in brackets, then the other groups in a fixed order', () => {
