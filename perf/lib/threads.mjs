@@ -89,7 +89,7 @@ export class ThreadCpu {
   }
 }
 
-/** Shard groups first by number, then the rest in a fixed order. */
+/** The report's order of groups ('shards' stands for every shoal-shard-<n>, by number). */
 const ORDER = ['main', 'shards', 'chdb-merges', 'chdb-other', 'node-helpers', 'ended'];
 const LABELS = {
   main: 'main thread',
