@@ -9,7 +9,10 @@
 // Events come from the simulator's DeviceEventSource (realistic sensor curves, schema v1 and
 // v2, exact duplicates of recent events, late events); on top of that a small share of
 // invalid events (each expected to be rejected with a contract code) is mixed in, and every
-// frame is shuffled (out of order within a device). Events refused as OVERLOADED, or lost
+// frame is shuffled (out of order within a device). An event is made when its frame is built:
+// until then a device's buffer holds only (device, sample time), two numbers, so the buffers
+// that fill up under overload hold no event objects for the GC to carry into its old
+// generation (the sensor models still advance in time order). Events refused as OVERLOADED, or lost
 // with a closed connection, are resent (same event_id). A `throttle` message is honoured
 // (the devices behind that connection skip events at the suggested sample rate) unless
 // `honorThrottle` is off; resends after OVERLOADED back off (0.5 s doubling to 8 s).
@@ -101,8 +104,10 @@ class Conn {
     this.token = token;
     this.ws = null;
     this.open = false;
-    this.queue = [];
-    this.queueHead = 0;
+    /** Samples waiting to be sent: index in `devices` and sample time (ms), in FIFO order. */
+    this.slotDevice = [];
+    this.slotTime = [];
+    this.slotHead = 0;
     this.retry = [];
     this.retryHead = 0;
     this.inflight = new Map();
@@ -114,7 +119,7 @@ class Conn {
   }
 
   get queued() {
-    return this.queue.length - this.queueHead + this.retry.length - this.retryHead;
+    return this.slotDevice.length - this.slotHead + this.retry.length - this.retryHead;
   }
 
   connect() {
@@ -247,7 +252,10 @@ class Conn {
         events.push(ev);
         counters.resent++;
       }
-      while (events.length < cfg.eventsPerFrame && this.queueHead < this.queue.length) events.push(this.queue[this.queueHead++]);
+      while (events.length < cfg.eventsPerFrame && this.slotHead < this.slotDevice.length) {
+        const h = this.slotHead++;
+        materialize(devices[this.slotDevice[h]], this.slotTime[h], events);
+      }
       this.compact();
       if (events.length === 0) break;
       shuffle(events);
@@ -262,9 +270,10 @@ class Conn {
   }
 
   compact() {
-    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
+    if (this.slotHead > 4096 && this.slotHead * 2 > this.slotDevice.length) {
+      this.slotDevice = this.slotDevice.slice(this.slotHead);
+      this.slotTime = this.slotTime.slice(this.slotHead);
+      this.slotHead = 0;
     }
     if (this.retryHead > 1024 && this.retryHead * 2 > this.retry.length) {
       this.retry = this.retry.slice(this.retryHead);
@@ -304,6 +313,23 @@ function invalidCopy(ev, kind) {
   return bad;
 }
 
+/** Make the event device `d` sampled at `t` into `out`, and now and then an invalid copy of it. */
+function materialize(d, t, out) {
+  const batch = d.source.next(1, t, d.spacingMs);
+  counters.generated += batch.events.length;
+  counters.duplicatesGenerated += batch.duplicates;
+  counters.lateGenerated += batch.late;
+  for (const ev of batch.events) {
+    out.push(ev);
+    if (cfg.invalidShare > 0 && rng.next() < cfg.invalidShare) {
+      const bad = invalidCopy(ev, invalidKind++);
+      invalid.add(bad);
+      out.push(bad);
+      counters.invalidGenerated++;
+    }
+  }
+}
+
 let cursor = 0;
 let invalidKind = 0;
 let carry = 0;
@@ -324,7 +350,8 @@ function generate() {
   // A device buffers at most maxQueueSec of its connection's share; past that it drops (counted).
   const maxQueued = Math.max(4 * cfg.eventsPerFrame, Math.ceil((rate / conns.length) * cfg.maxQueueSec));
   for (let v = 0; v < visit; v++) {
-    const d = devices[(cursor + v) % D];
+    const index = (cursor + v) % D;
+    const d = devices[index];
     let k = full + (v < rem ? 1 : 0);
     if (k === 0) continue;
     const conn = d.conn;
@@ -339,18 +366,9 @@ function generate() {
       k = keep;
       if (k === 0) continue;
     }
-    const batch = d.source.next(k, now, d.spacingMs);
-    counters.generated += batch.events.length;
-    counters.duplicatesGenerated += batch.duplicates;
-    counters.lateGenerated += batch.late;
-    for (const ev of batch.events) {
-      conn.queue.push(ev);
-      if (cfg.invalidShare > 0 && rng.next() < cfg.invalidShare) {
-        const bad = invalidCopy(ev, invalidKind++);
-        invalid.add(bad);
-        conn.queue.push(bad);
-        counters.invalidGenerated++;
-      }
+    for (let i = 0; i < k; i++) {
+      conn.slotDevice.push(index);
+      conn.slotTime.push(now - (k - 1 - i) * d.spacingMs);
     }
   }
   cursor = (cursor + rem) % D;
