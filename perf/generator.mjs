@@ -254,7 +254,7 @@ class Conn {
       }
       while (events.length < cfg.eventsPerFrame && this.slotHead < this.slotDevice.length) {
         const h = this.slotHead++;
-        materialize(devices[this.slotDevice[h]], this.slotTime[h], events);
+        materialize(devices[this.slotDevice[h]], this.slotTime[h], events, cfg.eventsPerFrame);
       }
       this.compact();
       if (events.length === 0) break;
@@ -313,15 +313,18 @@ function invalidCopy(ev, kind) {
   return bad;
 }
 
-/** Make the event device `d` sampled at `t` into `out`, and now and then an invalid copy of it. */
-function materialize(d, t, out) {
+/**
+ * Make the event device `d` sampled at `t` into `out`, and now and then an invalid copy of it
+ * (only while `out` holds fewer than `cap` events: a frame never exceeds --frame-events).
+ */
+function materialize(d, t, out, cap) {
   const batch = d.source.next(1, t, d.spacingMs);
   counters.generated += batch.events.length;
   counters.duplicatesGenerated += batch.duplicates;
   counters.lateGenerated += batch.late;
   for (const ev of batch.events) {
     out.push(ev);
-    if (cfg.invalidShare > 0 && rng.next() < cfg.invalidShare) {
+    if (out.length < cap && cfg.invalidShare > 0 && rng.next() < cfg.invalidShare) {
       const bad = invalidCopy(ev, invalidKind++);
       invalid.add(bad);
       out.push(bad);
