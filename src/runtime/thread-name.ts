@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 
 /** The kernel keeps 15 bytes of a thread's name (TASK_COMM_LEN less the terminating NUL). */
-export const THREAD_NAME_BYTES = 15;
+const THREAD_NAME_BYTES = 15;
 
 /** Name the calling thread `name` (cut to 15 bytes of ASCII); true if the kernel took it. */
 export function nameThisThread(name: string): boolean {
