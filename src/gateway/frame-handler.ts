@@ -35,6 +35,8 @@ export interface FrameOutcome {
   overloaded: number;
   /** The worst backpressure among the frame's partitions: `soft` asks the device to throttle. */
   pressure: Pressure;
+  /** The sample rate to ask of the device: the lowest among the frame's lagging partitions (1 = none). */
+  sampleRate: number;
   /** Readings of accepted events sampled away under backpressure (the ack's `sampled_out`). */
   sampledOut: number;
 }
@@ -49,6 +51,8 @@ export interface FrameHandlerDeps {
   clock: () => number;
   /** Backpressure of a partition (consumer lag); absent = always ok. */
   pressure?: (region: string, partition: number) => Pressure;
+  /** The sample rate a throttle asks of a partition's devices; absent = DEFAULT_THROTTLE_RATE under backpressure. */
+  sampleRate?: (region: string, partition: number) => number;
   /** `shoal_sampled_out_readings_total{region,sensor_type}`, when metrics are exported. */
   sampledOutReadings?: Counter<'region' | 'sensor_type'>;
   /** The gateway's Prometheus metrics (events, bytes, frames), when exported. */
@@ -67,6 +71,9 @@ interface Group {
 }
 
 const LOG_EVERY_MS = 5000;
+
+/** The sample rate asked of a device under soft pressure when no sampleRate dep says otherwise. */
+export const DEFAULT_THROTTLE_RATE = 0.5;
 
 export class FrameHandler {
   private readonly validator = new EventValidator();
@@ -91,12 +98,14 @@ export class FrameHandler {
     for (const event of result.accepted) event.cid = cid;
     const groups = this.group(result.accepted);
     let pressure: Pressure = 'ok';
+    let sampleRate = 1;
     const lagging = new Set<Group>();
     if (this.deps.pressure) {
       for (const g of groups) {
         const p = this.deps.pressure(g.region, g.partition);
         if (p === 'hard') lagging.add(g);
         if (p === 'hard' || (p === 'soft' && pressure === 'ok')) pressure = p;
+        if (p !== 'ok') sampleRate = Math.min(sampleRate, this.deps.sampleRate?.(g.region, g.partition) ?? DEFAULT_THROTTLE_RATE);
         if (p === 'soft' && !shed && this.sampler.enabled) this.sample(g);
       }
     }
@@ -115,7 +124,7 @@ export class FrameHandler {
     this.deps.stats.recordFrame(bytes, final);
     this.deps.metrics?.recordFrame(meta.source, bytes, final, result.accepted);
     this.logFrame(cid, identity, final);
-    return { result: final, ack: ackMessage(final, sampledOut), overloaded: result.accepted.length - final.accepted.length, pressure, sampledOut };
+    return { result: final, ack: ackMessage(final, sampledOut), overloaded: result.accepted.length - final.accepted.length, pressure, sampleRate, sampledOut };
   }
 
   /** The ack of a frame refused as a whole before it could be read (e.g. over the HTTP size limit). */

@@ -42,14 +42,14 @@ export interface GatewayDeps {
   clock?: () => number;
   /** Backpressure of a partition (the runtime's LagMonitor); absent = never throttle. */
   pressure?: (region: string, partition: number) => Pressure;
+  /** The sample rate a throttle asks of a partition's devices (LagMonitor.sampleRate); absent = ½. */
+  sampleRate?: (region: string, partition: number) => number;
   /** Registry for the gateway's metrics (GatewayMetrics, shoal_sampled_out_readings_total); absent = none. */
   registry?: Registry;
 }
 
 /** How long a throttled device is asked to wait before sending at full rate again. */
 const THROTTLE_RETRY_MS = 2000;
-/** Sample rate suggested to a throttled device. */
-const THROTTLE_SAMPLE_RATE = 0.5;
 /** A device is sent at most one throttle message per this interval. */
 const THROTTLE_EVERY_MS = 1000;
 
@@ -97,7 +97,7 @@ export class Gateway {
           registers: [deps.registry],
         })
       : undefined;
-    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock, pressure: deps.pressure, sampledOutReadings, metrics: this.metrics });
+    this.handler = new FrameHandler({ config, appender: this.appender, stats: this.stats, logger, clock, pressure: deps.pressure, sampleRate: deps.sampleRate, sampledOutReadings, metrics: this.metrics });
     this.clock = clock;
     const http = new HttpIngest({
       handler: this.handler,
@@ -210,7 +210,7 @@ export class Gateway {
       const outcome = this.handler.handle(new Uint8Array(message), binary, session.identity, { source: 'ws', remote: session.remote }, shed);
       session.ackWhenReady(
         outcome.then(
-          (o) => (o.pressure === 'ok' ? o.ack : [o.ack, ...this.throttle(session)]),
+          (o) => (o.pressure === 'ok' ? o.ack : [o.ack, ...this.throttle(session, o.sampleRate)]),
           (err: unknown) => this.failedAck(err),
         ).finally(() => (this.inFlightBytes -= bytes)),
       );
@@ -220,13 +220,16 @@ export class Gateway {
     }
   }
 
-  /** The throttle message for a device behind a lagging partition, at most once a second. */
-  private throttle(session: WsSession): string[] {
+  /**
+   * The throttle message for a device behind a lagging partition, at most once a second:
+   * `sampleRate` is the frame's (FrameOutcome.sampleRate), lower the further behind.
+   */
+  private throttle(session: WsSession, sampleRate: number): string[] {
     const now = this.clock();
     if (now - session.lastThrottleAt < THROTTLE_EVERY_MS) return [];
     session.lastThrottleAt = now;
     this.stats.throttles++;
-    return [JSON.stringify({ type: 'throttle', sample_rate: THROTTLE_SAMPLE_RATE, retry_after_ms: THROTTLE_RETRY_MS })];
+    return [JSON.stringify({ type: 'throttle', sample_rate: sampleRate, retry_after_ms: THROTTLE_RETRY_MS })];
   }
 
   private failedAck(err: unknown): string {

@@ -135,7 +135,7 @@ export class Pipeline {
     this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry);
     this.lagMonitor.start();
     const lag = this.lagMonitor;
-    this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p), registry: this.mainRegistry });
+    this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p), sampleRate: (r, p) => lag.sampleRate(r, p), registry: this.mainRegistry });
     const ingestPort = await this.gateway.listen();
     this.sloTimer = setInterval(() => this.sampleSlo(), SLO_SAMPLE_EVERY_MS);
     this.sloTimer.unref();
@@ -234,7 +234,7 @@ export class Pipeline {
     const partitions = this.shards.flatMap((s) =>
       (s.latestStats?.partitions ?? []).map(({ dropouts: _listedAtTopLevel, ...p }) => {
         const lag = lags.get(`${p.region}/${p.partition}`);
-        return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, checkpointAgeMs: lag?.checkpointAgeMs ?? null, pressure: lag?.pressure ?? 'ok' };
+        return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, checkpointAgeMs: lag?.checkpointAgeMs ?? null, pressure: lag?.pressure ?? 'ok', throttleSampleRate: lag?.sampleRate ?? 1 };
       }),
     );
     this.sampleSlo();

@@ -24,6 +24,8 @@ const KEEP = 4;
 let redis: TestRedis;
 let gateway: Gateway;
 let level: Pressure = 'ok';
+/** The sample rate the pipeline's LagMonitor would ask for at `level`. */
+const RATE = 0.125;
 const registry = new Registry();
 const prefix = `smp${randomUUID().slice(0, 8)}`;
 const keys = new Keys(prefix);
@@ -34,7 +36,7 @@ type SampledAck = Ack & { sampled_out?: number };
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  gateway = new Gateway({ config, redis: redis.redis, keys, logger: pino({ level: 'silent' }), authSecret: SECRET, pressure: () => level, registry });
+  gateway = new Gateway({ config, redis: redis.redis, keys, logger: pino({ level: 'silent' }), authSecret: SECRET, pressure: () => level, sampleRate: () => RATE, registry });
   await gateway.listen();
 });
 
@@ -105,7 +107,7 @@ describe('gateway sampling under backpressure', () => {
     const dropped = plan.flat().filter((r) => !r.keep).length;
     expect(dropped).toBeGreaterThan(0);
     expect(ack).toEqual({ type: 'ack', seq: 5, accepted: 120, rejected: [], sampled_out: dropped });
-    expect(d.messages.some((m) => m['type'] === 'throttle')).toBe(true);
+    expect(d.messages.filter((m) => m['type'] === 'throttle')).toEqual([{ type: 'throttle', sample_rate: RATE, retry_after_ms: 2000 }]);
 
     const bus = await onBus('busy-1');
     // Only events with a reading kept are on the bus; their readings are the kept ones, in order.

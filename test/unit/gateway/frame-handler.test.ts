@@ -211,4 +211,42 @@ describe('FrameHandler sampling under backpressure', () => {
     expect(ack.sampled_out).toBeUndefined();
     expect(stats.snapshot().sampledOut).toBe(0);
   });
+
+  it('asks the device for the lowest sample rate among the partitions its frame went to', async () => {
+    const partitions = [...new Set(DEVICES.map((d) => partitionOf(d, sampling.partitions)))];
+    expect(partitions.length).toBeGreaterThan(1);
+    const [lagging, further] = partitions as [number, number];
+    let rates = new Map([
+      [lagging, 0.4],
+      [further, 0.1],
+    ]);
+    const handler = (soft: ReadonlySet<number>): FrameHandler =>
+      new FrameHandler({
+        config: sampling,
+        appender: new FakeBus() as unknown as BusAppender,
+        stats: new GatewayStats(),
+        logger: pino({ level: 'silent' }),
+        clock: () => NOW,
+        pressure: (_region, p) => (soft.has(p) ? 'soft' : 'ok'),
+        sampleRate: (_region, p) => rates.get(p) ?? 1,
+      });
+    const payload = Buffer.from(JSON.stringify(frame(DEVICES.length)));
+    const both = await handler(new Set([lagging, further])).handle(payload, false, null, { source: 'ws' });
+    expect(both.pressure).toBe('soft');
+    expect(both.sampleRate).toBe(0.1);
+    rates = new Map([
+      [lagging, 0.1],
+      [further, 0.4],
+    ]);
+    expect((await handler(new Set([lagging, further])).handle(payload, false, null, { source: 'ws' })).sampleRate).toBe(0.1);
+    rates = new Map([
+      [lagging, 0.4],
+      [further, 0.1],
+    ]);
+    const one = await handler(new Set([lagging])).handle(payload, false, null, { source: 'ws' });
+    expect(one.sampleRate).toBe(0.4);
+    const none = await handler(new Set()).handle(payload, false, null, { source: 'ws' });
+    expect(none.pressure).toBe('ok');
+    expect(none.sampleRate).toBe(1);
+  });
 });
