@@ -149,6 +149,12 @@ const schema = z.strictObject({
       softLagMs: positiveInt.optional(),
       /** Checkpoint lag past which new events are refused as OVERLOADED, ms. Default 60000. */
       hardLagMs: positiveInt.optional(),
+      /**
+       * Past softLagMs, new events are also refused as OVERLOADED when one accepted now would
+       * wait longer than this for its flush (lag ÷ drain speed), ms. Default 20000 (or
+       * hardLagMs when lower; hardLagMs when softLagMs is 20000 or more).
+       */
+      maxWaitMs: positiveInt.optional(),
       /** How often lag is measured, ms. Default 500. */
       checkIntervalMs: z.number().int().min(50).optional(),
     })
@@ -260,7 +266,7 @@ export interface Config {
     retentionDays: number;
   };
   flush: { intervalMs: number; maxEvents: number; readCount: number };
-  backpressure: { softLagMs: number; hardLagMs: number; checkIntervalMs: number };
+  backpressure: { softLagMs: number; hardLagMs: number; maxWaitMs: number; checkIntervalMs: number };
   /** sensor_type → keep one reading in `keepOneIn` under soft backpressure (empty: never sample). */
   sampling: { sensors: Record<string, { keepOneIn: number }> };
   /**
@@ -353,6 +359,12 @@ function applyEnv(user: UserConfig, env: NodeJS.ProcessEnv): UserConfig {
 export const DEFAULT_REGIONS = ['us-east', 'eu-west'];
 /** Event ids remembered per process by default (dedup.maxIds): ~230 MB at ~28 B each. */
 export const DEFAULT_DEDUP_MAX_IDS = 8_000_000;
+/**
+ * Longest predicted wait of a newly accepted event before its partition refuses new ones
+ * (backpressure.maxWaitMs): below the 30 s visibility target of a 200k/s burst (DESIGN §1),
+ * with room for the flush itself.
+ */
+export const DEFAULT_MAX_WAIT_MS = 20_000;
 
 /** Fill defaults into a validated user config. */
 export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {}, cwd = process.cwd()): Config {
@@ -388,6 +400,10 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
   const softLagMs = user.backpressure?.softLagMs ?? 10_000;
   const hardLagMs = user.backpressure?.hardLagMs ?? 60_000;
   if (hardLagMs <= softLagMs) problems.push(`backpressure.hardLagMs: must be above softLagMs (${softLagMs}), got ${hardLagMs}`);
+  const givenMaxWaitMs = user.backpressure?.maxWaitMs;
+  const maxWaitMs = givenMaxWaitMs ?? (softLagMs < DEFAULT_MAX_WAIT_MS ? Math.min(DEFAULT_MAX_WAIT_MS, hardLagMs) : hardLagMs);
+  if (givenMaxWaitMs !== undefined && (givenMaxWaitMs <= softLagMs || givenMaxWaitMs > hardLagMs))
+    problems.push(`backpressure.maxWaitMs: must be above softLagMs (${softLagMs}) and at most hardLagMs (${hardLagMs}), got ${givenMaxWaitMs}`);
   if (overrides.shards !== undefined && !(Number.isInteger(overrides.shards) && overrides.shards >= 1))
     problems.push(`--shards: must be a positive integer, got ${overrides.shards}`);
   if (problems.length) throw new ConfigError(problems);
@@ -435,7 +451,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
       maxEvents: user.flush?.maxEvents ?? 20_000,
       readCount: user.flush?.readCount ?? 256,
     },
-    backpressure: { softLagMs, hardLagMs, checkIntervalMs: user.backpressure?.checkIntervalMs ?? 500 },
+    backpressure: { softLagMs, hardLagMs, maxWaitMs, checkIntervalMs: user.backpressure?.checkIntervalMs ?? 500 },
     sampling: { sensors: { ...user.sampling?.sensors } },
     dedup: { horizonMs, maxIds: dedupMaxIds, maxIdsPerPartition: Math.ceil(dedupMaxIds / (regions.length * partitions)) },
     actors: { idleMs: user.actors?.idleMs ?? horizonMs },

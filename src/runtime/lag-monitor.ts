@@ -10,6 +10,14 @@
  *        the way to hardLagMs, never below MIN_SAMPLE_RATE
  *   hard ≥ hardLagMs: new events for that partition are answered OVERLOADED (devices keep
  *        them and resend); the backlog already in Redis drains first.
+ *        Also hard from softLagMs on when an event accepted now would wait longer than
+ *        backpressure.maxWaitMs for its flush: the predicted wait is the lag divided by the
+ *        drain speed (how many seconds of bus time the checkpoint passed per second over the
+ *        last DRAIN_WINDOW_MS). When the shards drain at 0.6× the intake, an entry accepted
+ *        at 20 s of lag waits ~33 s: refusing on lag comes too late to bound visibility
+ *        through a burst. Not while the partition's last flush failed: a sink outage drains
+ *        nothing, its prediction is unbounded, and it keeps the lag thresholds (throttle and
+ *        sample first, refuse at hardLagMs).
  *
  * Also exports each partition's checkpoint age (now − committed_at_ms of its checkpoint hash);
  * a partition that never committed has no age and no gauge.
@@ -30,6 +38,8 @@ export const SOFT_SAMPLE_RATE = 0.5;
 export const MIN_SAMPLE_RATE = 0.05;
 /** How many times the rate halves between softLagMs and hardLagMs. */
 const HALVINGS = 10;
+/** The checkpoint progress a drain speed is measured over, ms. */
+export const DRAIN_WINDOW_MS = 10_000;
 
 /**
  * The sample rate to ask of a device whose partition lags `lagMs` (1 below `softLagMs`).
@@ -59,12 +69,55 @@ export interface PartitionLag {
   pressure: Pressure;
   /** The sample rate asked of the partition's devices (throttleSampleRate; 1 = none). */
   sampleRate: number;
+  /** How long an event accepted now would wait for its flush, ms (predictedWaitMs); null = not known yet. */
+  predictedWaitMs: number | null;
+  /** Bus time the checkpoint passed per unit of time lately (DrainSpeed); null = not known yet. */
+  drainSpeed: number | null;
 }
 
 const LEVEL: Record<Pressure, number> = { ok: 0, soft: 1, hard: 2 };
 
+/**
+ * A partition's drain speed: how far its checkpoint moved through bus time per unit of time,
+ * over the last DRAIN_WINDOW_MS (1 = keeping up with real time, 0.5 = half as fast). Fed one
+ * sample per measurement; null until half a window of samples is known.
+ */
+export class DrainSpeed {
+  private readonly samples: { atMs: number; busMs: number }[] = [];
+
+  record(atMs: number, checkpointBusMs: number): void {
+    this.samples.push({ atMs, busMs: checkpointBusMs });
+    // Keep one sample at or before the window's start, as the base to measure from.
+    while (this.samples.length > 2 && (this.samples[1] as { atMs: number }).atMs <= atMs - DRAIN_WINDOW_MS) this.samples.shift();
+  }
+
+  speed(): number | null {
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (first === undefined || last === undefined) return null;
+    const spanMs = last.atMs - first.atMs;
+    if (spanMs < DRAIN_WINDOW_MS / 2) return null;
+    return Math.max(0, last.busMs - first.busMs) / spanMs;
+  }
+}
+
+/** How long an event accepted now would wait for its flush: lag ÷ drain speed (null = unknown). */
+export function predictedWaitMs(lagMs: number, speed: number | null): number | null {
+  if (speed === null) return null;
+  if (lagMs === 0) return 0;
+  return speed > 0 ? lagMs / speed : Number.POSITIVE_INFINITY;
+}
+
+/** A partition's backpressure from its lag and predicted wait (see the module comment). */
+export function pressureOf(lagMs: number, waitMs: number | null, sinkFailing: boolean, bp: Config['backpressure']): Pressure {
+  if (lagMs >= bp.hardLagMs) return 'hard';
+  if (lagMs < bp.softLagMs) return 'ok';
+  return !sinkFailing && waitMs !== null && waitMs >= bp.maxWaitMs ? 'hard' : 'soft';
+}
+
 export class LagMonitor {
   private readonly lags = new Map<string, PartitionLag>();
+  private readonly drains = new Map<string, DrainSpeed>();
   private timer: NodeJS.Timeout | null = null;
   private readonly lagEntries: Gauge<'region' | 'partition'>;
   private readonly lagSeconds: Gauge<'region' | 'partition'>;
@@ -77,6 +130,8 @@ export class LagMonitor {
     private readonly config: Config,
     registry: Registry,
     private readonly clock: () => number = Date.now,
+    /** Whether a partition's last flush failed (a sink is down): it then refuses on lag only. */
+    private readonly sinkFailing: (region: string, partition: number) => boolean = () => false,
   ) {
     const registers = [registry];
     const labelNames = ['region', 'partition'] as const;
@@ -126,13 +181,19 @@ export class LagMonitor {
       }),
     );
     const now = this.clock();
-    const { softLagMs, hardLagMs } = this.config.backpressure;
+    const bp = this.config.backpressure;
     parts.forEach((p, i) => {
       const probe = probes[i]!;
+      const key = `${p.region}/${p.partition}`;
       const lagMs = probe.first ? Math.max(0, now - busTimeOf(probe.first)) : 0;
       // The stream is trimmed below the checkpoint, so its length is about the backlog.
       const entries = probe.first ? Math.max(0, probe.length - (probe.offset === '0-0' ? 0 : 1)) : 0;
-      const pressure: Pressure = lagMs >= hardLagMs ? 'hard' : lagMs >= softLagMs ? 'soft' : 'ok';
+      let drain = this.drains.get(key);
+      if (drain === undefined) this.drains.set(key, (drain = new DrainSpeed()));
+      if (probe.offset !== '0-0') drain.record(now, busTimeOf(probe.offset));
+      const drainSpeed = drain.speed();
+      const waitMs = predictedWaitMs(lagMs, drainSpeed);
+      const pressure = pressureOf(lagMs, waitMs, this.sinkFailing(p.region, p.partition), bp);
       const labels = { region: p.region, partition: String(p.partition) };
       this.lagEntries.set(labels, entries);
       this.lagSeconds.set(labels, lagMs / 1000);
@@ -140,8 +201,8 @@ export class LagMonitor {
       const committedAt = probe.committedAtMs === '' ? NaN : Number(probe.committedAtMs);
       const checkpointAgeMs = Number.isFinite(committedAt) ? Math.max(0, now - committedAt) : null;
       if (checkpointAgeMs !== null) this.checkpointAge.set(labels, checkpointAgeMs / 1000);
-      const sampleRate = throttleSampleRate(lagMs, softLagMs, hardLagMs);
-      this.lags.set(`${p.region}/${p.partition}`, { region: p.region, partition: p.partition, entries, lagMs, checkpointAgeMs, pressure, sampleRate });
+      const sampleRate = throttleSampleRate(lagMs, bp.softLagMs, bp.hardLagMs);
+      this.lags.set(key, { region: p.region, partition: p.partition, entries, lagMs, checkpointAgeMs, pressure, sampleRate, predictedWaitMs: waitMs, drainSpeed });
     });
   }
 }

@@ -132,7 +132,7 @@ export class Pipeline {
     const authSecret = config.auth.mode === 'none' ? null : (config.auth.secret ?? loadOrCreateSecret(config.dataDir));
     new RedisStats(this.redis, this.mainRegistry);
     new MergeStats(this.store, this.mainRegistry);
-    this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry);
+    this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry, Date.now, (region, partition) => this.sinkFailing(region, partition));
     this.lagMonitor.start();
     const lag = this.lagMonitor;
     this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p), sampleRate: (r, p) => lag.sampleRate(r, p), registry: this.mainRegistry });
@@ -229,12 +229,20 @@ export class Pipeline {
     return { checks };
   }
 
+  /** Whether the shard owning a partition reported its last flush (or read) as failed. */
+  private sinkFailing(region: string, partition: number): boolean {
+    for (const s of this.shards) {
+      for (const p of s.latestStats?.partitions ?? []) if (p.region === region && p.partition === partition) return p.lastError !== null;
+    }
+    return false;
+  }
+
   async stats(): Promise<Record<string, unknown>> {
     const lags = new Map((this.lagMonitor?.snapshot() ?? []).map((l) => [`${l.region}/${l.partition}`, l]));
     const partitions = this.shards.flatMap((s) =>
       (s.latestStats?.partitions ?? []).map(({ dropouts: _listedAtTopLevel, ...p }) => {
         const lag = lags.get(`${p.region}/${p.partition}`);
-        return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, checkpointAgeMs: lag?.checkpointAgeMs ?? null, pressure: lag?.pressure ?? 'ok', throttleSampleRate: lag?.sampleRate ?? 1 };
+        return { shard: s.init.shard, ...p, lagEntries: lag?.entries ?? null, lagMs: lag?.lagMs ?? null, checkpointAgeMs: lag?.checkpointAgeMs ?? null, pressure: lag?.pressure ?? 'ok', throttleSampleRate: lag?.sampleRate ?? 1, predictedWaitMs: waitOf(lag?.predictedWaitMs), drainSpeed: lag?.drainSpeed ?? null };
       }),
     );
     this.sampleSlo();
@@ -270,4 +278,9 @@ export class Pipeline {
   get registry(): Registry {
     return this.mainRegistry;
   }
+}
+
+/** A predicted wait for JSON: whole ms; null when unknown, or unbounded (drainSpeed 0: nothing drains). */
+function waitOf(ms: number | null | undefined): number | null {
+  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : Math.round(ms);
 }

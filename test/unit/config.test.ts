@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, regionDatabase, validateUserConfig } from '../../src/config.js';
+import { loadConfig, regionDatabase, validateUserConfig, type Config } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 function problems(fn: () => unknown): string[] {
@@ -69,6 +69,19 @@ describe('config', () => {
     expect(problems(() => loadConfig({ file: withFile('backpressure:\n  softLagMs: 5000\n  hardLagMs: 5000\n'), env: {} }))).toEqual([
       expect.stringMatching(/^backpressure\.hardLagMs: must be above softLagMs/),
     ]);
+  });
+
+  it('keeps the predicted-wait limit between the soft and hard lag limits', () => {
+    expect(problems(() => loadConfig({ file: withFile('backpressure:\n  softLagMs: 5000\n  maxWaitMs: 5000\n'), env: {} }))).toEqual([
+      expect.stringMatching(/^backpressure\.maxWaitMs: must be above softLagMs \(5000\) and at most hardLagMs \(60000\), got 5000/),
+    ]);
+    expect(problems(() => loadConfig({ file: withFile('backpressure:\n  hardLagMs: 15000\n  maxWaitMs: 16000\n'), env: {} }))).toEqual([
+      expect.stringMatching(/^backpressure\.maxWaitMs: must be above/),
+    ]);
+    const bp = (yaml: string): Config['backpressure'] => loadConfig({ file: withFile(yaml), env: {} }).backpressure;
+    expect(bp('backpressure:\n  softLagMs: 2000\n  hardLagMs: 8000\n').maxWaitMs).toBe(8000);
+    expect(bp('backpressure:\n  softLagMs: 30000\n').maxWaitMs).toBe(60_000);
+    expect(bp('backpressure:\n  maxWaitMs: 45000\n').maxWaitMs).toBe(45_000);
   });
 
   it('requires a bucket for the S3 store', () => {

@@ -1,14 +1,16 @@
 /**
  * LagMonitor on a real redis-server: a partition's lag is the age of its oldest entry after
  * the checkpoint, and it turns into the pressure level and the sample rate a throttle asks of
- * its devices: ½ at softLagMs, lower the further behind, never below MIN_SAMPLE_RATE.
+ * its devices: ½ at softLagMs, lower the further behind, never below MIN_SAMPLE_RATE. Past
+ * softLagMs a partition whose checkpoint moves too slowly for a new event to be flushed within
+ * maxWaitMs refuses new events before its lag reaches hardLagMs, unless its sink is failing.
  */
 import { randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, validateUserConfig } from '../../../src/config.js';
 import { Keys } from '../../../src/runtime/keys.js';
-import { LagMonitor, MIN_SAMPLE_RATE, SOFT_SAMPLE_RATE, throttleSampleRate } from '../../../src/runtime/lag-monitor.js';
+import { DRAIN_WINDOW_MS, DrainSpeed, LagMonitor, MIN_SAMPLE_RATE, SOFT_SAMPLE_RATE, predictedWaitMs, pressureOf, throttleSampleRate } from '../../../src/runtime/lag-monitor.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
 
 let redis: TestRedis;
@@ -84,5 +86,72 @@ describe('LagMonitor', () => {
     expect(lags.get(0)?.checkpointAgeMs).toBe(900);
     // A partition never measured is not throttled.
     expect(monitor.sampleRate('eu-west', 0)).toBe(1);
+  });
+});
+
+describe('drain speed and predicted wait', () => {
+  const bp = { softLagMs: 10_000, hardLagMs: 60_000, maxWaitMs: 20_000, checkIntervalMs: 500 };
+
+  it('measures how far the checkpoint moved through bus time per unit of time, over the last window', () => {
+    const d = new DrainSpeed();
+    expect(d.speed()).toBeNull();
+    d.record(0, 1_000_000);
+    d.record(DRAIN_WINDOW_MS / 2 - 1, 1_000_000 + 1000);
+    expect(d.speed()).toBeNull(); // less than half a window known
+    d.record(DRAIN_WINDOW_MS / 2, 1_000_000 + 2500);
+    expect(d.speed()).toBe(0.5);
+    // Samples older than the window stop counting: a stall shows within one window.
+    for (let t = DRAIN_WINDOW_MS / 2 + 500; t <= 3 * DRAIN_WINDOW_MS; t += 500) d.record(t, 1_000_000 + 2500);
+    expect(d.speed()).toBe(0);
+    d.record(3 * DRAIN_WINDOW_MS + 500, 1_000_000 + 2500 + 10 * DRAIN_WINDOW_MS);
+    expect(d.speed()).toBeGreaterThan(9);
+  });
+
+  it('predicts the wait of a new event as lag ÷ speed', () => {
+    expect(predictedWaitMs(12_000, 0.5)).toBe(24_000);
+    expect(predictedWaitMs(12_000, 2)).toBe(6_000);
+    expect(predictedWaitMs(0, 0)).toBe(0);
+    expect(predictedWaitMs(5_000, 0)).toBe(Number.POSITIVE_INFINITY);
+    expect(predictedWaitMs(5_000, null)).toBeNull();
+  });
+
+  it('refuses past softLagMs when the predicted wait passes maxWaitMs, but not for a failing sink', () => {
+    expect(pressureOf(5_000, Number.POSITIVE_INFINITY, false, bp)).toBe('ok');
+    expect(pressureOf(12_000, 19_999, false, bp)).toBe('soft');
+    expect(pressureOf(12_000, 20_000, false, bp)).toBe('hard');
+    expect(pressureOf(12_000, null, false, bp)).toBe('soft');
+    expect(pressureOf(12_000, Number.POSITIVE_INFINITY, true, bp)).toBe('soft');
+    expect(pressureOf(60_000, 0, true, bp)).toBe('hard');
+  });
+
+  it('turns a slow drain into OVERLOADED before the lag reaches hardLagMs, on a real stream', async () => {
+    const prefix = `drn${randomUUID().slice(0, 8)}`;
+    const keys = new Keys(prefix);
+    const config = resolveConfig(validateUserConfig({ partitions: 2, regions: ['us-east'], redis: { keyPrefix: prefix } }));
+    expect(config.backpressure).toMatchObject({ softLagMs: 10_000, maxWaitMs: 20_000, hardLagMs: 60_000 });
+    const t0 = Date.now();
+    // Both partitions: an entry a second from t0 − 15 s to t0, checkpoint at the first.
+    for (const partition of [0, 1]) {
+      const k = keys.partition('us-east', partition);
+      for (let t = t0 - 15_000; t <= t0; t += 1000) await redis.redis.xadd(k.stream, `${t}-0`, 'd', 'x');
+      await redis.redis.hset(k.checkpoint, 'offset', `${t0 - 15_000}-0`, 'committed_at_ms', String(t0));
+    }
+    let now = t0;
+    const failing = new Set<number>([1]);
+    const monitor = new LagMonitor(redis.redis, keys, config, new Registry(), () => now, (_region, partition) => failing.has(partition));
+    await monitor.refresh();
+    expect(monitor.pressure('us-east', 0)).toBe('soft'); // lag 14 s, speed not known yet
+
+    // 6 s later the checkpoints have moved 3 s through bus time: half the speed of real time.
+    now = t0 + 6000;
+    for (const partition of [0, 1]) await redis.redis.hset(keys.partition('us-east', partition).checkpoint, 'offset', `${t0 - 12_000}-0`);
+    await monitor.refresh();
+    const lag = new Map(monitor.snapshot().map((l) => [l.partition, l]));
+    expect(lag.get(0)?.lagMs).toBe(17_000);
+    expect(lag.get(0)?.drainSpeed).toBe(0.5);
+    expect(lag.get(0)?.predictedWaitMs).toBe(34_000);
+    expect(monitor.pressure('us-east', 0)).toBe('hard');
+    // The same drain behind a failing sink keeps the lag thresholds: throttled, not refused.
+    expect(monitor.pressure('us-east', 1)).toBe('soft');
   });
 });
