@@ -130,8 +130,11 @@ export class LagMonitor {
     private readonly config: Config,
     registry: Registry,
     private readonly clock: () => number = Date.now,
-    /** Whether a partition's last flush failed (a sink is down): it then refuses on lag only. */
-    private readonly sinkFailing: (region: string, partition: number) => boolean = () => false,
+    /**
+     * The partitions (as `region/partition`) whose last flush failed, a sink being down: they
+     * refuse on lag only. Asked once per measurement.
+     */
+    private readonly failingPartitions: () => ReadonlySet<string> = () => new Set(),
   ) {
     const registers = [registry];
     const labelNames = ['region', 'partition'] as const;
@@ -182,6 +185,7 @@ export class LagMonitor {
     );
     const now = this.clock();
     const bp = this.config.backpressure;
+    const failing = this.failingPartitions();
     parts.forEach((p, i) => {
       const probe = probes[i]!;
       const key = `${p.region}/${p.partition}`;
@@ -193,7 +197,7 @@ export class LagMonitor {
       if (probe.offset !== '0-0') drain.record(now, busTimeOf(probe.offset));
       const drainSpeed = drain.speed();
       const waitMs = predictedWaitMs(lagMs, drainSpeed);
-      const pressure = pressureOf(lagMs, waitMs, this.sinkFailing(p.region, p.partition), bp);
+      const pressure = pressureOf(lagMs, waitMs, failing.has(key), bp);
       const labels = { region: p.region, partition: String(p.partition) };
       this.lagEntries.set(labels, entries);
       this.lagSeconds.set(labels, lagMs / 1000);

@@ -132,7 +132,7 @@ export class Pipeline {
     const authSecret = config.auth.mode === 'none' ? null : (config.auth.secret ?? loadOrCreateSecret(config.dataDir));
     new RedisStats(this.redis, this.mainRegistry);
     new MergeStats(this.store, this.mainRegistry);
-    this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry, Date.now, (region, partition) => this.sinkFailing(region, partition));
+    this.lagMonitor = new LagMonitor(this.redis, this.keys, config, this.mainRegistry, Date.now, () => this.failingPartitions());
     this.lagMonitor.start();
     const lag = this.lagMonitor;
     this.gateway = new Gateway({ config, redis: this.redis, keys: this.keys, logger, authSecret, pressure: (r, p) => lag.pressure(r, p), sampleRate: (r, p) => lag.sampleRate(r, p), registry: this.mainRegistry });
@@ -229,12 +229,11 @@ export class Pipeline {
     return { checks };
   }
 
-  /** Whether the shard owning a partition reported its last flush (or read) as failed. */
-  private sinkFailing(region: string, partition: number): boolean {
-    for (const s of this.shards) {
-      for (const p of s.latestStats?.partitions ?? []) if (p.region === region && p.partition === partition) return p.lastError !== null;
-    }
-    return false;
+  /** The partitions (`region/partition`) whose shard reported their last flush (or read) as failed. */
+  private failingPartitions(): Set<string> {
+    const failing = new Set<string>();
+    for (const s of this.shards) for (const p of s.latestStats?.partitions ?? []) if (p.lastError !== null) failing.add(`${p.region}/${p.partition}`);
+    return failing;
   }
 
   async stats(): Promise<Record<string, unknown>> {

@@ -137,8 +137,7 @@ describe('drain speed and predicted wait', () => {
       await redis.redis.hset(k.checkpoint, 'offset', `${t0 - 15_000}-0`, 'committed_at_ms', String(t0));
     }
     let now = t0;
-    const failing = new Set<number>([1]);
-    const monitor = new LagMonitor(redis.redis, keys, config, new Registry(), () => now, (_region, partition) => failing.has(partition));
+    const monitor = new LagMonitor(redis.redis, keys, config, new Registry(), () => now, () => new Set(['us-east/1']));
     await monitor.refresh();
     expect(monitor.pressure('us-east', 0)).toBe('soft'); // lag 14 s, speed not known yet
 

@@ -134,7 +134,8 @@ describe('ChdbStore', () => {
   });
 
   it('stores a RowBinary flush exactly as the same flush sent as TabSeparated, and leaves no spooled body behind', async () => {
-    const t0 = minuteOf(Date.now() - 2 * HOUR) + 1234;
+    // Ten minutes into an hour: both partials' minutes (t0's and the next) fall in that hour.
+    const t0 = hourOf(Date.now() - 2 * HOUR) + 10 * MIN + 1234;
     const odd = ['tab\there', 'new\nline', 'back\\slash', "quote ' \"", 'ünïcødé 温度 🌡', 'x'.repeat(300)];
     const rowsOf = (device: string): ReadingRow[] =>
       odd.map((unit, i) => ({
