@@ -123,6 +123,8 @@ export class LagMonitor {
   private readonly lagSeconds: Gauge<'region' | 'partition'>;
   private readonly level: Gauge<'region' | 'partition'>;
   private readonly checkpointAge: Gauge<'region' | 'partition'>;
+  private readonly throttleRate: Gauge<'region' | 'partition'>;
+  private readonly drainSpeedGauge: Gauge<'region' | 'partition'>;
 
   constructor(
     private readonly redis: Redis,
@@ -142,6 +144,13 @@ export class LagMonitor {
     this.lagSeconds = new Gauge({ name: 'shoal_consumer_lag_seconds', help: 'Age of the oldest bus entry not yet checkpointed', labelNames, registers });
     this.level = new Gauge({ name: 'shoal_backpressure_level', help: 'Backpressure per partition: 0 ok, 1 throttle, 2 overloaded', labelNames, registers });
     this.checkpointAge = new Gauge({ name: 'shoal_checkpoint_age_seconds', help: 'Time since the partition last committed a flush', labelNames, registers });
+    this.throttleRate = new Gauge({ name: 'shoal_throttle_sample_rate', help: 'Sample rate a throttle asks of the partition devices (1 = not throttled)', labelNames, registers });
+    this.drainSpeedGauge = new Gauge({
+      name: 'shoal_drain_speed',
+      help: 'Bus time the partition checkpoint passed per second over the last 10 s (1 = keeping up)',
+      labelNames,
+      registers,
+    });
   }
 
   start(): void {
@@ -206,6 +215,8 @@ export class LagMonitor {
       const checkpointAgeMs = Number.isFinite(committedAt) ? Math.max(0, now - committedAt) : null;
       if (checkpointAgeMs !== null) this.checkpointAge.set(labels, checkpointAgeMs / 1000);
       const sampleRate = throttleSampleRate(lagMs, bp.softLagMs, bp.hardLagMs);
+      this.throttleRate.set(labels, sampleRate);
+      if (drainSpeed !== null) this.drainSpeedGauge.set(labels, drainSpeed);
       this.lags.set(key, { region: p.region, partition: p.partition, entries, lagMs, checkpointAgeMs, pressure, sampleRate, predictedWaitMs: waitMs, drainSpeed });
     });
   }

@@ -151,13 +151,16 @@ describe('metrics and the visibility SLO', () => {
     for (const [code, n] of rejectedBy) expect(sum(samples, 'shoal_dlq_entries_total', { reason: code.toLowerCase() })).toBe(n);
     for (const region of regions) expect(sum(samples, 'shoal_dlq_entries_total', { region })).toBeGreaterThan(0);
 
-    // Lag, backpressure and checkpoint age for every partition.
+    // Lag, backpressure, checkpoint age and the throttle's sample rate for every partition.
     for (const p of partitions) {
-      for (const name of ['shoal_consumer_lag_entries', 'shoal_consumer_lag_seconds', 'shoal_backpressure_level', 'shoal_checkpoint_age_seconds']) {
+      for (const name of ['shoal_consumer_lag_entries', 'shoal_consumer_lag_seconds', 'shoal_backpressure_level', 'shoal_checkpoint_age_seconds', 'shoal_throttle_sample_rate']) {
         const found = samples.filter((x) => x.name === name && x.labels['region'] === p.region && x.labels['partition'] === p.partition);
         expect(found, `${name} ${p.region}/${p.partition}`).toHaveLength(1);
         expect(found[0]!.value).toBeGreaterThanOrEqual(0);
       }
+      const rate = samples.find((x) => x.name === 'shoal_throttle_sample_rate' && x.labels['region'] === p.region && x.labels['partition'] === p.partition);
+      expect(rate!.value).toBeGreaterThan(0);
+      expect(rate!.value).toBeLessThanOrEqual(1);
     }
 
     // The visibility histogram (aggregated across shard threads) counts each accepted event once.

@@ -137,7 +137,8 @@ describe('drain speed and predicted wait', () => {
       await redis.redis.hset(k.checkpoint, 'offset', `${t0 - 15_000}-0`, 'committed_at_ms', String(t0));
     }
     let now = t0;
-    const monitor = new LagMonitor(redis.redis, keys, config, new Registry(), () => now, () => new Set(['us-east/1']));
+    const registry = new Registry();
+    const monitor = new LagMonitor(redis.redis, keys, config, registry, () => now, () => new Set(['us-east/1']));
     await monitor.refresh();
     expect(monitor.pressure('us-east', 0)).toBe('soft'); // lag 14 s, speed not known yet
 
@@ -152,5 +153,12 @@ describe('drain speed and predicted wait', () => {
     expect(monitor.pressure('us-east', 0)).toBe('hard');
     // The same drain behind a failing sink keeps the lag thresholds: throttled, not refused.
     expect(monitor.pressure('us-east', 1)).toBe('soft');
+    // Operators see the same in Prometheus.
+    const gauge = async (name: string, partition: number): Promise<number | undefined> =>
+      (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels['partition'] === String(partition))?.value;
+    expect(await gauge('shoal_drain_speed', 0)).toBe(0.5);
+    expect(await gauge('shoal_backpressure_level', 0)).toBe(2);
+    expect(await gauge('shoal_backpressure_level', 1)).toBe(1);
+    expect(await gauge('shoal_throttle_sample_rate', 1)).toBe(throttleSampleRate(17_000, 10_000, 60_000));
   });
 });
