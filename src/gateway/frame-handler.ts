@@ -22,6 +22,7 @@ import { ackMessage, processFrame, type DeviceIdentity, type FrameResult, type R
 import type { Config } from '../config.js';
 import { RejectCode, errorMessage } from '../errors.js';
 import { deviceField, newCorrelationId, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
+import { SOFT_SAMPLE_RATE, type Pressure } from '../runtime/lag-monitor.js';
 import { partitionOf } from '../runtime/partitioning.js';
 import type { BusAppender, DlqMeta } from './bus-appender.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
@@ -41,7 +42,7 @@ export interface FrameOutcome {
   sampledOut: number;
 }
 
-export type Pressure = 'ok' | 'soft' | 'hard';
+export type { Pressure };
 
 export interface FrameHandlerDeps {
   config: Config;
@@ -51,7 +52,7 @@ export interface FrameHandlerDeps {
   clock: () => number;
   /** Backpressure of a partition (consumer lag); absent = always ok. */
   pressure?: (region: string, partition: number) => Pressure;
-  /** The sample rate a throttle asks of a partition's devices; absent = DEFAULT_THROTTLE_RATE under backpressure. */
+  /** The sample rate a throttle asks of a partition's devices; absent = SOFT_SAMPLE_RATE under backpressure. */
   sampleRate?: (region: string, partition: number) => number;
   /** `shoal_sampled_out_readings_total{region,sensor_type}`, when metrics are exported. */
   sampledOutReadings?: Counter<'region' | 'sensor_type'>;
@@ -71,9 +72,6 @@ interface Group {
 }
 
 const LOG_EVERY_MS = 5000;
-
-/** The sample rate asked of a device under soft pressure when no sampleRate dep says otherwise. */
-export const DEFAULT_THROTTLE_RATE = 0.5;
 
 export class FrameHandler {
   private readonly validator = new EventValidator();
@@ -105,7 +103,7 @@ export class FrameHandler {
         const p = this.deps.pressure(g.region, g.partition);
         if (p === 'hard') lagging.add(g);
         if (p === 'hard' || (p === 'soft' && pressure === 'ok')) pressure = p;
-        if (p !== 'ok') sampleRate = Math.min(sampleRate, this.deps.sampleRate?.(g.region, g.partition) ?? DEFAULT_THROTTLE_RATE);
+        if (p !== 'ok') sampleRate = Math.min(sampleRate, this.deps.sampleRate?.(g.region, g.partition) ?? SOFT_SAMPLE_RATE);
         if (p === 'soft' && !shed && this.sampler.enabled) this.sample(g);
       }
     }
