@@ -6,6 +6,7 @@
  * (late events the rollups must still merge).
  */
 import { randomUUID } from 'node:crypto';
+import { isoTime } from './iso-time.js';
 import type { Prng } from './prng.js';
 import { SensorModel, type WireReading } from './sensor-model.js';
 
@@ -112,7 +113,7 @@ export class DeviceEventSource {
 
   private fresh(timeMs: number): WireEvent {
     const p = this.profile;
-    const eventTime = new Date(timeMs).toISOString();
+    const eventTime = isoTime(timeMs);
     if (p.schemaVersion === 2) {
       return {
         schema_version: 2,
