@@ -22,6 +22,7 @@ import { lossAudit } from './lib/audit.mjs';
 import { calibrate } from './lib/calibrate.mjs';
 import { buildCharts } from './lib/charts.mjs';
 import { GeneratorPool } from './lib/generators.mjs';
+import { memorySummary } from './lib/memory.mjs';
 import { scrape, histogramQuantile } from './lib/metrics.mjs';
 import { peerRatios, runPeers } from './lib/peers.mjs';
 import { Probe } from './lib/probe.mjs';
@@ -497,6 +498,7 @@ async function main() {
         maxBackpressure: Math.max(0, ...recorder.scrapes.map((s) => s.backpressureMax)),
       },
       background: backgroundSummary(recorder.scrapes),
+      memory: memorySummary(recorder.scrapes),
       cpu: {
         loadPhaseCores: loadCores,
         loadPhaseShoalThreads: recorder.meanThreadCores('shoal', 0, loadEnd),

@@ -4,6 +4,7 @@
 // backpressure, the bus Redis's memory and AOF rewrites, ClickHouse's merges, the flush durations per sink, and the visibility histogram
 // `shoal_visibility_latency_seconds` summed over regions (cumulative buckets; quantiles of a window come from the difference of two scrapes).
 /* global AbortSignal */
+import { memoryParts } from './memory.mjs';
 
 /** Parse Prometheus text exposition into [{ name, labels, value }]. */
 export function parsePrometheus(text) {
@@ -89,6 +90,8 @@ export function digest(samples) {
     /** ClickHouse merges running (as of Shoal's previous scrape) and the compressed bytes they merge. */
     mergesRunning: max(samples, 'shoal_clickhouse_merges_running'),
     mergeBytes: max(samples, 'shoal_clickhouse_merge_bytes'),
+    /** Shoal's RSS and the parts its gauges name (memory.mjs); null before Shoal exported them. */
+    memory: memoryParts(samples),
     visibility: histogramBuckets(samples, 'shoal_visibility_latency_seconds'),
     /** Time to write one flush, per sink (`clickhouse`, `object-store`). */
     flushDuration: Object.fromEntries(

@@ -1,6 +1,7 @@
 // The run's Markdown report, from the result object run.mjs also writes as JSON.
 import { n0, n1, n2 } from './format.mjs';
 import { designVerdicts, KEPT_UP_SHARE } from './targets.mjs';
+import { describeMemory } from './memory.mjs';
 import { describeThreadCores } from './threads.mjs';
 
 const codes = (o) => {
@@ -36,6 +37,7 @@ function summary(r) {
     ...(r.cpu.loadPhaseShoalThreads && Object.keys(r.cpu.loadPhaseShoalThreads).length > 0 ? [['Shoal by thread, load phase (cores)', describeThreadCores(r.cpu.loadPhaseShoalThreads)]] : []),
     ['CPU per event (shoal + redis)', `${n1((r.cpu.shoalPlusRedisCpuSecondsPerEvent ?? NaN) * 1e6)} µs (load and drain, per distinct event)`],
     ['peak RSS', rss],
+    ...(r.memory ? [["Shoal's memory by part", describeMemory(r.memory)]] : []),
     ['bytes per event', b ? `archive ${n1(b.archive)}, ClickHouse events ${n1(b.clickhouseEvents)}, ClickHouse all tables ${n1(b.clickhouseAll)}, all stores ${n1(b.total)} (${n0(r.storage.events)} events)` : 'n/a (status failed)'],
     ['phases', `startup ${n1(r.phases.startupSec)} s, load ${n1(r.phases.loadSec)} s, generator drain ${n1(r.phases.generatorDrainSec)} s, Shoal catch-up ${n1(r.phases.shoalDrainSec)} s${r.phases.drained ? '' : ' (did NOT catch up)'}, audit ${n1(r.phases.auditSec)} s`],
     ['Shoal', `exit code ${r.shoal.exitCode}; processed ${n0(r.shoal.processedEvents)} events, dropped ${n0(r.shoal.dedupDropped)} duplicates, ${n0(r.shoal.lateEvents)} late, ${n0(r.shoal.rowsFlushed)} rows flushed, ${n0(r.shoal.flushRetries)} flush retries, ${n0(r.shoal.sampledOutReadings)} readings sampled out`],

@@ -526,6 +526,7 @@ export class PartitionProcessor {
     m.activeActors.set(partitionLabels, this.actors.activeActors());
     const dedup = this.actors.dedupStats();
     m.dedupIds.set(partitionLabels, dedup.ids);
+    m.dedupBytes.set(partitionLabels, dedup.bytes);
     if (dedup.evicted > this.evictedReported) m.dedupEvicted.inc(labels, dedup.evicted - this.evictedReported);
     this.evictedReported = dedup.evicted;
   }

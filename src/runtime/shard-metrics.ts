@@ -15,6 +15,7 @@ export class ShardMetrics {
   readonly visibility: Histogram<'region'>;
   readonly activeActors: Gauge<'region' | 'partition'>;
   readonly dedupIds: Gauge<'region' | 'partition'>;
+  readonly dedupBytes: Gauge<'region' | 'partition'>;
   readonly dedupEvicted: Counter<'region'>;
   readonly passivated: Counter<'region'>;
   readonly poisonEntries: Counter<'region'>;
@@ -22,6 +23,7 @@ export class ShardMetrics {
   readonly aggregationLatency: Histogram<'region'>;
   readonly dropouts: Gauge<'region' | 'partition' | 'kind'>;
   readonly heapUsed: Gauge<'shard'>;
+  readonly heapTotal: Gauge<'shard'>;
 
   constructor() {
     const registers = [this.registry];
@@ -82,6 +84,12 @@ export class ShardMetrics {
       labelNames: ['region', 'partition'],
       registers,
     });
+    this.dedupBytes = new Gauge({
+      name: 'shoal_dedup_bytes',
+      help: "Bytes of the dedup index's typed arrays (outside the V8 heap; they double and halve with the ids held)",
+      labelNames: ['region', 'partition'],
+      registers,
+    });
     this.dedupEvicted = new Counter({
       name: 'shoal_dedup_evicted_total',
       help: 'Ids forgotten before the dedup horizon because dedup.maxIds was reached: the horizon is shorter than configured',
@@ -117,6 +125,12 @@ export class ShardMetrics {
     this.heapUsed = new Gauge({
       name: 'shoal_shard_heap_used_bytes',
       help: "A shard thread's V8 heap in use (the main thread's is shoal_nodejs_heap_size_used_bytes)",
+      labelNames: ['shard'],
+      registers,
+    });
+    this.heapTotal = new Gauge({
+      name: 'shoal_shard_heap_total_bytes',
+      help: "A shard thread's V8 heap as allocated, in use or not (what the process's RSS holds for it)",
       labelNames: ['shard'],
       registers,
     });

@@ -76,7 +76,9 @@ async function main(): Promise<void> {
 
   const publishStats = async (): Promise<void> => {
     // This thread's own V8 heap (process RSS is shared by every thread and chDB).
-    metrics.heapUsed.set({ shard: String(init.shard) }, getHeapStatistics().used_heap_size);
+    const heap = getHeapStatistics();
+    metrics.heapUsed.set({ shard: String(init.shard) }, heap.used_heap_size);
+    metrics.heapTotal.set({ shard: String(init.shard) }, heap.total_heap_size);
     send({ type: 'stats', shard: init.shard, metrics: await metrics.registry.getMetricsAsJSON(), partitions: shard.status() });
   };
   const statsTimer = setInterval(() => void publishStats().catch(() => undefined), 1000);

@@ -120,11 +120,12 @@ describe('metrics and the visibility SLO', () => {
 
     const partitions = regions.flatMap((region) => Array.from({ length: PARTITIONS }, (_, p) => ({ region, partition: String(p) })));
     const scrape = async (): Promise<Sample[]> => parseMetrics(await (await fetch(`${s.opsUrl}/metrics`)).text());
-    const samples = await waitFor('every accepted event visible and every partition checkpointed', async () => {
+    // ClickHouse's gauges report the reading the previous scrape started: wait for one too.
+    const samples = await waitFor('every accepted event visible, every partition checkpointed and a ClickHouse reading', async () => {
       const m = await scrape();
       const visible = sum(m, 'shoal_visibility_latency_seconds_count');
       const aged = partitions.every((p) => m.some((x) => x.name === 'shoal_checkpoint_age_seconds' && x.labels['region'] === p.region && x.labels['partition'] === p.partition));
-      return visible >= accepted && aged ? m : undefined;
+      return visible >= accepted && aged && sum(m, 'shoal_clickhouse_memory_bytes') > 0 ? m : undefined;
     });
 
     // Each shard's thread carries its name, for `top -H` and the perf harness's CPU by thread.
@@ -171,7 +172,10 @@ describe('metrics and the visibility SLO', () => {
     expect(sum(samples, 'shoal_dedup_ids')).toBeLessThanOrEqual(accepted);
     expect(sum(samples, 'shoal_dedup_evicted_total')).toBe(0);
     expect(sum(samples, 'shoal_actors_active')).toBeGreaterThan(0);
+    // The dedup index's typed arrays: at least 20 B (ring) + 8 B (table) per remembered id.
+    expect(sum(samples, 'shoal_dedup_bytes')).toBeGreaterThanOrEqual(28 * sum(samples, 'shoal_dedup_ids'));
     expect(sum(samples, 'shoal_shard_heap_used_bytes', { shard: '0' })).toBeGreaterThan(0);
+    expect(sum(samples, 'shoal_shard_heap_total_bytes', { shard: '0' })).toBeGreaterThanOrEqual(sum(samples, 'shoal_shard_heap_used_bytes', { shard: '0' }));
     expect(sum(samples, 'shoal_process_start_time_seconds')).toBeGreaterThan(0);
 
     // The SLO: as gauges and in /api/v1/stats.

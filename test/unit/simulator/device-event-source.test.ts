@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventValidator } from '../../../src/contracts/event-validator.js';
 import { processFrame } from '../../../src/contracts/frame.js';
-import { DeviceEventSource, type WireEvent, type WireEventV2 } from '../../../src/simulator/device-event-source.js';
+import { DeviceEventSource, RECENT_EVENTS, type WireEvent, type WireEventV2 } from '../../../src/simulator/device-event-source.js';
 import { buildProfiles } from '../../../src/simulator/device-profiles.js';
 import { encodeFrame } from '../../../src/simulator/frame-codec.js';
 import { Prng } from '../../../src/simulator/prng.js';
@@ -151,6 +151,7 @@ describe('DeviceEventSource', () => {
     const [src] = fleet(1, 8, { duplicateShare: 0.2, lateShare: 0.1 }, start);
     if (!src) throw new Error('no device');
     const seen = new Map<string, WireEvent>();
+    const fresh: string[] = [];
     let events = 0;
     let duplicates = 0;
     let late = 0;
@@ -165,8 +166,10 @@ describe('DeviceEventSource', () => {
         const earlier = seen.get(e.event_id);
         if (earlier) {
           expect(e).toEqual(earlier);
+          // A repeat of one of the device's last RECENT_EVENTS fresh events, not of any older one.
+          expect(fresh.slice(-RECENT_EVENTS)).toContain(e.event_id);
           repeats++;
-        }
+        } else fresh.push(e.event_id);
         seen.set(e.event_id, e);
         expect(Date.parse(e.event_time)).toBeLessThanOrEqual(now);
       }
