@@ -146,8 +146,8 @@ export class DeviceEventSource {
   }
 
   private remember(event: WireEvent): void {
-    if (this.recent.length < RECENT) this.recent.push(event);
+    if (this.recent.length < RECENT_EVENTS) this.recent.push(event);
     else this.recent[this.recentNext] = event;
-    this.recentNext = (this.recentNext + 1) % RECENT;
+    this.recentNext = (this.recentNext + 1) % RECENT_EVENTS;
   }
 }
