@@ -1,5 +1,5 @@
 // The run's charts, from the recorded timeline (see recorder.mjs): rates, visibility,
-// backlog, consumer lag, CPU per process and Shoal's by thread. Returns { suffix: svgText };
+// backlog, consumer lag, CPU per process and Shoal's by thread, Shoal's memory by part. Returns { suffix: svgText };
 // run.mjs writes them beside the report.
 import { percentile } from './histogram.mjs';
 import { lineChart } from './svg.mjs';
@@ -85,6 +85,23 @@ export function buildCharts({ recorder, probePoints, markers, profile }) {
       yLabel: 'cores',
       markers,
       series: groups.map((g) => ({ name: threadGroupLabel(g).replace(/ \(.*\)$/, ''), points: recorder.timeline.map((p) => [p.t, p.proc.shoal?.threads?.[g] ?? null]) })),
+    });
+  }
+  const withMemory = recorder.scrapes.filter((s) => s.memory);
+  if (withMemory.length > 0) {
+    const mb = (pick) => withMemory.map((s) => [s.t, pick(s.memory) / 1048576]);
+    charts.memory = lineChart({
+      title: `${profile}: Shoal's memory by part (from its /metrics)`,
+      xLabel,
+      yLabel: 'MB',
+      markers,
+      series: [
+        { name: 'RSS', points: mb((m) => m.rss) },
+        { name: 'V8 heaps, shard threads', points: mb((m) => m.shardHeaps) },
+        { name: 'V8 heap, main thread', points: mb((m) => m.mainHeap) },
+        { name: 'chDB tracked', points: mb((m) => m.clickhouse) },
+        { name: 'dedup indexes', points: mb((m) => m.dedup) },
+      ],
     });
   }
   return charts;
