@@ -8,6 +8,7 @@ export declare const TARGETS: {
   rssMb: number;
 };
 export declare const KEPT_UP_SHARE: number;
+export declare const MEMORY_STEADY_SEC: number;
 
 /** The fields of a perf result (perf/run.mjs) the verdicts read. */
 export interface RunResultForTargets {
@@ -17,6 +18,7 @@ export interface RunResultForTargets {
   generator: { offeredPerSec: number; acceptedPerSecLoadPhase: number };
   shoal: { visibilitySeconds?: { p99: number | null } };
   cpu: { totals: { shoal?: { rssPeakMb: number } } };
+  phases?: { loadSec: number };
 }
 
 export interface Verdict {

@@ -16,6 +16,13 @@ export const TARGETS = {
   rssMb: 1.5e9 / 2 ** 20,
 };
 
+/**
+ * The least load phase (s) whose peak RSS can show the memory target met: Shoal's memory grows
+ * for minutes (the dedup indexes fill, up to dedup.maxIds ids, for ~400 s at 20k/s; the V8
+ * heaps settle), and a 60 s soak once read 1,233 MB where 8 minutes peaked at 1,883 MB.
+ */
+export const MEMORY_STEADY_SEC = 300;
+
 /** A run kept up when it acked at least this share of the offered rate during the load. */
 export const KEPT_UP_SHARE = 0.95;
 /** How close to a target's rate the offered rate must be for the run to measure it. */
@@ -74,8 +81,14 @@ export function designVerdicts(r) {
 
   const devices = r.options.devices;
   const rss = r.cpu.totals.shoal?.rssPeakMb ?? null;
-  if (devices >= TARGETS.devices && rss !== null) {
-    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: rss < TARGETS.rssMb ? 'met' : 'not met', detail: `Shoal peak RSS ${n0(rss)} MB with ${n0(devices)} devices` });
+  const loadSec = r.phases?.loadSec ?? 0;
+  if (devices >= TARGETS.devices && rss !== null && rss >= TARGETS.rssMb) {
+    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'not met', detail: `Shoal peak RSS ${n0(rss)} MB with ${n0(devices)} devices` });
+  } else if (devices >= TARGETS.devices && rss !== null && loadSec >= MEMORY_STEADY_SEC) {
+    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'met', detail: `Shoal peak RSS ${n0(rss)} MB with ${n0(devices)} devices over ${n0(loadSec)} s` });
+  } else if (devices >= TARGETS.devices && rss !== null) {
+    const detail = `Shoal peak RSS ${n0(rss)} MB over only ${n0(loadSec)} s of load: memory grows for minutes (dedup indexes, heaps); run --duration ${MEMORY_STEADY_SEC} or more`;
+    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'not measured', detail });
   } else {
     verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'not measured', detail: `${n0(devices)} devices (Shoal peak RSS ${rss === null ? 'n/a' : `${n0(rss)} MB`})` });
   }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { designVerdicts, type RunResultForTargets } from '../../../perf/lib/targets.mjs';
 
-function run(over: { offered?: number; acked?: number; p99?: number | null; devices?: number; rssMb?: number; ramp?: RunResultForTargets['ramp']; steps?: RunResultForTargets['steps'] }): RunResultForTargets {
+function run(over: { offered?: number; acked?: number; p99?: number | null; devices?: number; rssMb?: number; loadSec?: number; ramp?: RunResultForTargets['ramp']; steps?: RunResultForTargets['steps'] }): RunResultForTargets {
   const offered = over.offered ?? 50_000;
   return {
     ramp: over.ramp,
@@ -14,6 +14,7 @@ function run(over: { offered?: number; acked?: number; p99?: number | null; devi
     generator: { offeredPerSec: offered, acceptedPerSecLoadPhase: over.acked ?? offered },
     shoal: { visibilitySeconds: { p99: over.p99 === undefined ? 1.5 : over.p99 } },
     cpu: { totals: { shoal: { rssPeakMb: over.rssMb ?? 1_200 } } },
+    phases: { loadSec: over.loadSec ?? 300 },
   };
 }
 
@@ -54,6 +55,10 @@ describe('perf verdicts against DESIGN §1', () => {
 
   it('judges memory only with 100k devices or more, against 1.5 GB (1,430 MiB)', () => {
     expect(verdictOf(run({ devices: 100_000, rssMb: 1_233 }), '100,000 active devices')).toBe('met');
+    // Under the limit over a short load proves nothing (memory grows for minutes); over it fails at once.
+    expect(verdictOf(run({ devices: 100_000, rssMb: 1_233, loadSec: 60 }), '100,000 active devices')).toBe('not measured');
+    expect(designVerdicts(run({ devices: 100_000, rssMb: 1_233, loadSec: 60 })).verdicts.at(-1)?.detail).toContain('over only 60 s');
+    expect(verdictOf(run({ devices: 100_000, rssMb: 1_450, loadSec: 60 }), '100,000 active devices')).toBe('not met');
     expect(verdictOf(run({ devices: 100_000, rssMb: 1_450 }), '100,000 active devices')).toBe('not met');
     expect(verdictOf(run({ devices: 10_000, rssMb: 900 }), '100,000 active devices')).toBe('not measured');
   });
