@@ -487,6 +487,7 @@ async function main() {
         lateEvents: finalMetrics?.lateEvents,
         rowsFlushed: finalMetrics?.rowsFlushed,
         flushRetries: finalMetrics?.flushRetries,
+        shardRestarts: finalMetrics?.shardRestarts,
         sampledOutReadings: finalMetrics?.sampledOutReadings,
         rejectedByCode: finalMetrics?.rejectedByCode,
       },

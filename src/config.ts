@@ -40,6 +40,13 @@ const schema = z.strictObject({
   partitions: z.number().int().min(1).max(1024).optional(),
   /** Worker threads running actor shards: the scaling knob. Default: one per core. */
   shards: z.number().int().min(1).max(256).optional(),
+  /**
+   * Old-generation heap limit of each shard thread, MB. Default DEFAULT_SHARD_HEAP_MB. V8 grows
+   * a heap by a factor it derives from this limit (up to 4× the live objects with a large one,
+   * 1.3× with 256 MB), so it bounds the garbage a shard keeps between collections as well as
+   * its live objects. A shard that outgrows it is restarted (shoal_shard_restarts_total).
+   */
+  shardHeapMb: z.number().int().min(64).max(16384).optional(),
   /** Directory for embedded services' data (Redis AOF, chDB, objects, secret). Default ./data */
   dataDir: z.string().min(1).optional(),
   ingest: z
@@ -231,6 +238,7 @@ export interface Config {
   regions: string[];
   partitions: number;
   shards: number;
+  shardHeapMb: number;
   dataDir: string;
   ingest: {
     host: string;
@@ -357,6 +365,8 @@ function applyEnv(user: UserConfig, env: NodeJS.ProcessEnv): UserConfig {
 }
 
 export const DEFAULT_REGIONS = ['us-east', 'eu-west'];
+/** Shard threads' old-generation heap limit by default (shardHeapMb); see docs/ARCHITECTURE.md, "Memory". */
+export const DEFAULT_SHARD_HEAP_MB = 1024;
 /** Event ids remembered per process by default (dedup.maxIds): ~230 MB at ~28 B each. */
 export const DEFAULT_DEDUP_MAX_IDS = 8_000_000;
 /**
@@ -412,6 +422,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
     regions,
     partitions,
     shards: overrides.shards ?? user.shards ?? availableParallelism(),
+    shardHeapMb: user.shardHeapMb ?? DEFAULT_SHARD_HEAP_MB,
     dataDir,
     ingest: {
       host: user.ingest?.host ?? '127.0.0.1',

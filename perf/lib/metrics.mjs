@@ -75,6 +75,8 @@ export function digest(samples) {
     lateEvents: sum(samples, 'shoal_late_events_total'),
     rowsFlushed: sum(samples, 'shoal_rows_flushed_total'),
     flushRetries: sum(samples, 'shoal_flushes_total', (l) => l.outcome === 'retry'),
+    /** Shard threads restarted after they ended (out of heap past shardHeapMb, or crashed). */
+    shardRestarts: sum(samples, 'shoal_shard_restarts_total'),
     sampledOutReadings: sum(samples, 'shoal_sampled_out_readings_total'),
     rejectedByCode: Object.fromEntries(
       [...new Set(samples.filter((s) => s.name === 'shoal_ingest_events_total' && s.labels.outcome !== 'accepted').map((s) => s.labels.outcome))].map((o) => [

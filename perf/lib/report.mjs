@@ -40,7 +40,7 @@ function summary(r) {
     ...(r.memory ? [["Shoal's memory by part", describeMemory(r.memory)]] : []),
     ['bytes per event', b ? `archive ${n1(b.archive)}, ClickHouse events ${n1(b.clickhouseEvents)}, ClickHouse all tables ${n1(b.clickhouseAll)}, all stores ${n1(b.total)} (${n0(r.storage.events)} events)` : 'n/a (status failed)'],
     ['phases', `startup ${n1(r.phases.startupSec)} s, load ${n1(r.phases.loadSec)} s, generator drain ${n1(r.phases.generatorDrainSec)} s, Shoal catch-up ${n1(r.phases.shoalDrainSec)} s${r.phases.drained ? '' : ' (did NOT catch up)'}, audit ${n1(r.phases.auditSec)} s`],
-    ['Shoal', `exit code ${r.shoal.exitCode}; processed ${n0(r.shoal.processedEvents)} events, dropped ${n0(r.shoal.dedupDropped)} duplicates, ${n0(r.shoal.lateEvents)} late, ${n0(r.shoal.rowsFlushed)} rows flushed, ${n0(r.shoal.flushRetries)} flush retries, ${n0(r.shoal.sampledOutReadings)} readings sampled out`],
+    ['Shoal', `exit code ${r.shoal.exitCode}; processed ${n0(r.shoal.processedEvents)} events, dropped ${n0(r.shoal.dedupDropped)} duplicates, ${n0(r.shoal.lateEvents)} late, ${n0(r.shoal.rowsFlushed)} rows flushed, ${n0(r.shoal.flushRetries)} flush retries, ${n0(r.shoal.shardRestarts ?? 0)} shard thread restarts, ${n0(r.shoal.sampledOutReadings)} readings sampled out`],
   ];
   return ['| measure | value |', '|---|---|', ...rows.map(([k, x]) => `| ${k} | ${cell(x)} |`)];
 }

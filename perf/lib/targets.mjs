@@ -83,9 +83,9 @@ export function designVerdicts(r) {
   const rss = r.cpu.totals.shoal?.rssPeakMb ?? null;
   const loadSec = r.phases?.loadSec ?? 0;
   if (devices >= TARGETS.devices && rss !== null && rss >= TARGETS.rssMb) {
-    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'not met', detail: `Shoal peak RSS ${n0(rss)} MB with ${n0(devices)} devices` });
+    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'not met', detail: `Shoal peak RSS ${n0(rss)} MB with ${n0(devices)} devices (the limit: ${n0(TARGETS.rssMb)} MB, MiB as every RSS here)` });
   } else if (devices >= TARGETS.devices && rss !== null && loadSec >= MEMORY_STEADY_SEC) {
-    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'met', detail: `Shoal peak RSS ${n0(rss)} MB with ${n0(devices)} devices over ${n0(loadSec)} s` });
+    verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'met', detail: `Shoal peak RSS ${n0(rss)} MB with ${n0(devices)} devices over ${n0(loadSec)} s (the limit: ${n0(TARGETS.rssMb)} MB, MiB as every RSS here)` });
   } else if (devices >= TARGETS.devices && rss !== null) {
     const detail = `Shoal peak RSS ${n0(rss)} MB over only ${n0(loadSec)} s of load: memory grows for minutes (dedup indexes, heaps); run --duration ${MEMORY_STEADY_SEC} or more`;
     verdicts.push({ target: `${n0(TARGETS.devices)} active devices in < 1.5 GB RSS`, verdict: 'not measured', detail });

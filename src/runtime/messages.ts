@@ -17,7 +17,10 @@ import type { PartitionRef } from './partitioning.js';
 
 export interface ShardInit {
   shard: number;
+  /** Owner epoch of the shard's partitions: a restarted shard takes a new one. */
   epoch: number;
+  /** Times this shard's thread was started before (0 at the pipeline's start). */
+  incarnation: number;
   redisUrl: string;
   partitions: PartitionRef[];
   config: Config;

@@ -22,7 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { mergeDropouts } from '../actors/dropout-tracker.js';
 import type { Config } from '../config.js';
 import { loadOrCreateSecret } from '../contracts/auth-secret.js';
@@ -44,7 +44,8 @@ import { RedisStats } from './redis-stats.js';
 import { Keys } from './keys.js';
 import { checkPartitionLayout } from './bus-layout.js';
 import { partitionsForShard } from './partitioning.js';
-import { ShardHost } from './shard-host.js';
+import type { ShardInit } from './messages.js';
+import { ShardHost, type ShardExitReason } from './shard-host.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -54,6 +55,11 @@ export interface PipelineOptions {
 /** How often the visibility SLO samples the aggregated visibility histogram (also at each scrape). */
 const SLO_SAMPLE_EVERY_MS = 5000;
 const VISIBILITY_HISTOGRAM = 'shoal_visibility_latency_seconds';
+/** Delay before restarting a shard thread that ended; doubles while it keeps ending soon after a start. */
+const SHARD_RESTART_MIN_MS = 200;
+const SHARD_RESTART_MAX_MS = 10_000;
+/** A shard thread that ran this long before it ended restarts after the shortest delay again. */
+const SHARD_STABLE_MS = 60_000;
 
 export interface PipelineUrls {
   ingest: string;
@@ -71,6 +77,14 @@ export class Pipeline {
   private gateway: Gateway | null = null;
   private ops: OpsServer | null = null;
   private shards: ShardHost[] = [];
+  /**
+   * Counters and histograms of shard threads that ended: kept in the aggregation so that the
+   * totals a restart would reset stay monotonic (a restarted shard counts from zero again).
+   */
+  private retiredShardMetrics: unknown[] = [];
+  private readonly shardRestarts: Counter<'shard' | 'reason'>;
+  private embedded: ChdbStore | null = null;
+  private redisUrl = '';
   private lagMonitor: LagMonitor | null = null;
   private readonly keys: Keys;
   private readonly mainRegistry = new Registry();
@@ -85,6 +99,12 @@ export class Pipeline {
     this.keys = new Keys(this.config.redis.keyPrefix);
     collectDefaultMetrics({ register: this.mainRegistry, prefix: 'shoal_' });
     registerSloGauges(this.mainRegistry, this.slo, Date.now);
+    this.shardRestarts = new Counter({
+      name: 'shoal_shard_restarts_total',
+      help: 'Shard threads restarted after they ended unexpectedly, by shard and reason (out_of_memory: past shardHeapMb)',
+      labelNames: ['shard', 'reason'],
+      registers: [this.mainRegistry],
+    });
   }
 
   async start(): Promise<PipelineUrls> {
@@ -114,18 +134,13 @@ export class Pipeline {
     this.objects = createObjectStore(config);
     this.janitor = await startArchiveRetention({ objects: this.objects, retentionDays: config.objectStore.retentionDays, logger });
 
-    const epoch = await this.redis.incr(`${this.keys.meta()}:epoch`);
-    const embedded = this.store instanceof ChdbStore ? this.store : null;
+    const epoch = await this.newEpoch();
+    this.embedded = this.store instanceof ChdbStore ? this.store : null;
+    this.redisUrl = redisUrl;
     for (let shard = 0; shard < config.shards; shard++) {
       const partitions = partitionsForShard(config.regions, config.partitions, config.shards, shard);
       if (partitions.length === 0) continue;
-      const host = new ShardHost(
-        { shard, epoch, redisUrl, partitions, config, proxyStore: embedded && { spoolDir: embedded.spoolDir } },
-        embedded,
-        logger,
-        (s, message) => logger.error({ shard: s, err: message }, 'shard failed'),
-      );
-      this.shards.push(host);
+      this.shards.push(this.startShard(shard, partitions, epoch, 0));
     }
     await Promise.all(this.shards.map((s) => s.ready()));
 
@@ -187,6 +202,79 @@ export class Pipeline {
         }
       }
     }
+  }
+
+  /** A fresh owner epoch: every shard thread started takes its partitions with a newer one. */
+  private async newEpoch(): Promise<number> {
+    return this.redis!.incr(`${this.keys.meta()}:epoch`);
+  }
+
+  private startShard(shard: number, partitions: ShardInit['partitions'], epoch: number, incarnation: number): ShardHost {
+    const { config, embedded } = this;
+    const host: ShardHost = new ShardHost(
+      { shard, epoch, incarnation, redisUrl: this.redisUrl, partitions, config, proxyStore: embedded && { spoolDir: embedded.spoolDir } },
+      embedded,
+      this.logger,
+      {
+        onFatal: (s, message) => this.logger.error({ shard: s, err: message }, 'shard failed'),
+        onUnexpectedExit: (_s, reason, message) => void this.restartShard(host, reason, message),
+      },
+    );
+    return host;
+  }
+
+  /** Consecutive quick restarts per shard, and when the latest began (for the backoff). */
+  private readonly restarts = new Map<number, { quick: number; at: number }>();
+
+  /**
+   * Replace a shard thread that ended unexpectedly (a crash, or its heap past shardHeapMb) by a
+   * fresh one on the same partitions. The new thread takes them with a newer epoch and resumes
+   * from their checkpoints: entries read but not committed are read again, and a flush left
+   * half done is re-run (see partition-processor.ts), so nothing accepted is lost. Meanwhile
+   * those partitions' lag grows and the gateway's backpressure answers as it does for any lag.
+   */
+  private async restartShard(dead: ShardHost, reason: ShardExitReason, message: string): Promise<void> {
+    if (this.stopping || !this.shards.includes(dead)) return;
+    const { shard, partitions, incarnation } = dead.init;
+    this.shardRestarts.inc({ shard: String(shard), reason });
+    await this.retireMetrics(dead);
+    const now = Date.now();
+    const previous = this.restarts.get(shard);
+    const quick = previous && now - previous.at < SHARD_STABLE_MS ? previous.quick + 1 : 0;
+    this.restarts.set(shard, { quick, at: now });
+    let delay = Math.min(SHARD_RESTART_MAX_MS, SHARD_RESTART_MIN_MS * 2 ** quick);
+    this.logger.error({ shard, reason, err: message, restartInMs: delay }, 'shard thread ended unexpectedly; restarting it');
+    // The host in this shard's slot of this.shards: the dead one, then each new attempt.
+    let slot = dead;
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.stopping) return;
+      let host: ShardHost | null = null;
+      try {
+        host = this.startShard(shard, partitions, await this.newEpoch(), incarnation + attempt);
+        this.shards[this.shards.indexOf(slot)] = host;
+        slot = host;
+        await host.ready();
+        this.logger.info({ shard, epoch: host.init.epoch, incarnation: host.init.incarnation }, 'shard thread restarted');
+        return;
+      } catch (err) {
+        this.logger.error({ shard, attempt, err: errorMessage(err) }, 'restarting a shard thread failed');
+        // Not a restart of its own: stopped here, it reports no unexpected exit.
+        await host?.stop(false, 1000).catch(() => undefined);
+        delay = Math.min(SHARD_RESTART_MAX_MS, delay * 2);
+      }
+    }
+  }
+
+  /** Keep an ended shard's counters and histograms in the aggregated metrics (see retiredShardMetrics). */
+  private async retireMetrics(dead: ShardHost): Promise<void> {
+    const cumulative = (dead.latestStats?.metrics ?? []).filter((m) => {
+      const type = (m as { type?: unknown }).type;
+      return type === 'counter' || type === 'histogram';
+    });
+    if (cumulative.length === 0) return;
+    const merged = AggregatorRegistry.aggregate([this.retiredShardMetrics, cumulative] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    this.retiredShardMetrics = await merged.getMetricsAsJSON();
   }
 
   /** Stop intake, drain and flush the shards, checkpoint, then stop the services. */
@@ -261,7 +349,7 @@ export class Pipeline {
    */
   async metrics(): Promise<string> {
     this.sampleSlo();
-    const shardMetrics = this.shards.map((s) => s.latestStats?.metrics ?? []).filter((m) => m.length > 0);
+    const shardMetrics = [...this.shards.map((s) => s.latestStats?.metrics ?? []), this.retiredShardMetrics].filter((m) => m.length > 0);
     // Main-thread metrics come from one source: keep the ones prom-client would omit when aggregating.
     const main = (await this.mainRegistry.getMetricsAsJSON()).map((m) => (m.aggregator === 'omit' ? { ...m, aggregator: 'first' as const } : m));
     return AggregatorRegistry.aggregate<'text/plain; version=0.0.4; charset=utf-8'>([main, ...shardMetrics]).metrics();
@@ -269,7 +357,7 @@ export class Pipeline {
 
   /** Feed the SLO tracker the visibility histogram's good (≤ threshold) and total counts across shards. */
   private sampleSlo(): void {
-    const shardMetrics = this.shards.map((s) => s.latestStats?.metrics ?? []);
+    const shardMetrics = [...this.shards.map((s) => s.latestStats?.metrics ?? []), this.retiredShardMetrics];
     const { good, total } = histogramCounts(shardMetrics, VISIBILITY_HISTOGRAM, this.slo.thresholdS);
     this.slo.observe(Date.now(), good, total);
   }

@@ -9,11 +9,25 @@ import { errorMessage } from '../errors.js';
 import type { ChdbStore } from '../sinks/chdb-store.js';
 import type { MainToShard, ShardInit, ShardStats, ShardToMain, StoreArchive, StoreInsert, StoreQuery } from './messages.js';
 
+/** Why a shard thread ended without being asked to stop. */
+export type ShardExitReason = 'out_of_memory' | 'crashed';
+
+export interface ShardHostEvents {
+  /** The shard failed to start (it reported a fatal error). */
+  onFatal: (shard: number, message: string) => void;
+  /** The thread ended, after it was ready, without being asked to stop; the host is dead after this. */
+  onUnexpectedExit: (shard: number, reason: ShardExitReason, message: string) => void;
+}
+
 export class ShardHost {
   private readonly worker: Worker;
   private readyPromise: Promise<void>;
   private stoppedPromise: Promise<void>;
   private exited = false;
+  private stopRequested = false;
+  private started = false;
+  /** The error the thread ended with, if any ('error' comes before 'exit'). */
+  private failure: Error | null = null;
   latestStats: ShardStats | null = null;
 
   constructor(
@@ -21,9 +35,13 @@ export class ShardHost {
     /** The embedded store whose requests the shard forwards; null with a ClickHouse server. */
     private readonly store: ChdbStore | null,
     private readonly logger: Logger,
-    onFatal: (shard: number, message: string) => void,
+    events: ShardHostEvents,
   ) {
-    this.worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: init });
+    // The heap limit also sets how far V8 lets the heap grow past its live objects (config.ts).
+    this.worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
+      workerData: init,
+      resourceLimits: { maxOldGenerationSizeMb: init.config.shardHeapMb },
+    });
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
     let stoppedResolve!: () => void;
@@ -31,10 +49,13 @@ export class ShardHost {
       readyResolve = res;
       readyReject = rej;
     });
+    // A host whose start failed is also awaited elsewhere (stop): never an unhandled rejection.
+    this.readyPromise.catch(() => undefined);
     this.stoppedPromise = new Promise((res) => (stoppedResolve = res));
     this.worker.on('message', (msg: ShardToMain) => {
       switch (msg.type) {
         case 'ready':
+          this.started = true;
           readyResolve();
           break;
         case 'store-insert':
@@ -50,18 +71,25 @@ export class ShardHost {
           break;
         case 'fatal':
           readyReject(new Error(`shard ${msg.shard}: ${msg.message}`));
-          onFatal(msg.shard, msg.message);
+          events.onFatal(msg.shard, msg.message);
           break;
       }
     });
     this.worker.on('error', (err) => {
-      this.logger.error({ shard: init.shard, err: err.message }, 'shard thread crashed');
+      this.failure = err;
+      const oom = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.logger.error({ shard: init.shard, err: err.message, ...(oom ? { shardHeapMb: init.config.shardHeapMb } : {}) }, oom ? 'shard thread ran out of heap' : 'shard thread crashed');
       readyReject(err);
-      onFatal(init.shard, err.message);
     });
-    this.worker.on('exit', () => {
+    this.worker.on('exit', (code) => {
       this.exited = true;
       stoppedResolve();
+      readyReject(new Error(`shard ${init.shard} exited with code ${code}`));
+      // Before 'ready', whoever started the thread learns of it from ready() and decides.
+      if (this.stopRequested || !this.started) return;
+      const failure = this.failure;
+      const reason: ShardExitReason = (failure as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'out_of_memory' : 'crashed';
+      events.onUnexpectedExit(init.shard, reason, failure?.message ?? `the thread exited with code ${code}`);
     });
   }
 
@@ -103,6 +131,7 @@ export class ShardHost {
 
   /** Ask the shard to flush and stop; terminate it if it has not stopped within `timeoutMs`. */
   async stop(flush: boolean, timeoutMs = 20_000): Promise<void> {
+    this.stopRequested = true;
     if (this.exited) return;
     this.post({ type: 'stop', flush });
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());

@@ -46,10 +46,14 @@ async function main(): Promise<void> {
   let sinkWrites = 0;
   // And: make the actors fail on every entry holding this device's events (poison tests).
   const throwFor = process.env['SHOAL_FAULT_ACTOR_THROW_DEVICE'];
+  // And: make this thread's first incarnation exhaust its heap (shardHeapMb) when it applies
+  // this device's events, to provoke the out-of-memory exit and the restart that follows.
+  const exhaustFor = init.incarnation === 0 ? process.env['SHOAL_FAULT_SHARD_OOM_DEVICE'] : undefined;
   const hooks: FlushHooks = {};
-  if (throwFor)
+  if (throwFor || exhaustFor)
     hooks.beforeApply = (events) => {
       if (events.some((e) => e.deviceId === throwFor)) throw new Error(`injected actor failure for ${throwFor}`);
+      if (events.some((e) => e.deviceId === exhaustFor)) exhaustHeap();
     };
   if (crashAfter > 0)
     hooks.afterSinks = (region, partition, to) => {
@@ -101,6 +105,13 @@ async function main(): Promise<void> {
 
   await shard.start();
   send({ type: 'ready', shard: init.shard });
+}
+
+/** Fault injection: keep allocating until V8 stops the thread at its heap limit. */
+function exhaustHeap(): never {
+  logger.warn('fault injection: exhausting the shard heap');
+  const hoard: number[][] = [];
+  for (;;) hoard.push(Array.from({ length: 100_000 }, (_, i) => i + 0.5));
 }
 
 main().catch((err) => {

@@ -13,35 +13,10 @@ import { issueDeviceToken } from '../../src/contracts/device-token.js';
 import { partitionOf } from '../../src/runtime/partitioning.js';
 import { DeviceClient } from '../helpers/device-client.js';
 import { v1Event, v2Event, type DeviceEvent } from '../helpers/events.js';
+import { parseMetrics, sum, type Sample } from '../helpers/prometheus-text.js';
 import { getJson, startShoal, waitFor, type ShoalProcess } from '../helpers/shoal-process.js';
 
 const PARTITIONS = 2;
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parse the Prometheus text format (enough of it for these metrics). */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-/** Sum of a metric's samples whose labels include `match`. */
-function sum(samples: Sample[], name: string, match: Record<string, string> = {}): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
-    .reduce((n, s) => n + s.value, 0);
-}
 
 function deviceIn(region: string, partition: number): string {
   for (let i = 0; ; i++) {

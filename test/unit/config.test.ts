@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, regionDatabase, validateUserConfig, type Config } from '../../src/config.js';
+import { DEFAULT_SHARD_HEAP_MB, loadConfig, regionDatabase, validateUserConfig, type Config } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 function problems(fn: () => unknown): string[] {
@@ -35,6 +35,7 @@ describe('config', () => {
     expect(c.objectStore.kind).toBe('dir');
     expect(c.objectStore.dir).toBe(join(cwd, 'data', 'objects'));
     expect(c.shards).toBeGreaterThanOrEqual(1);
+    expect(c.shardHeapMb).toBe(DEFAULT_SHARD_HEAP_MB);
     expect(c.clickhouse.rollup1hTtlDays).toBe(730);
   });
 
@@ -51,6 +52,8 @@ describe('config', () => {
     [{ regions: [] }, /^regions:/],
     [{ partitions: 0 }, /^partitions:/],
     [{ shards: 1.5 }, /^shards:/],
+    [{ shardHeapMb: 32 }, /^shardHeapMb:/],
+    [{ shardHeapMb: 256.5 }, /^shardHeapMb:/],
     [{ ingest: { port: 70000 } }, /^ingest\.port:/],
     [{ auth: { mode: 'open' } }, /^auth\.mode:/],
     [{ auth: { secret: 'short' } }, /^auth\.secret: the secret must be at least 16/],
