@@ -217,7 +217,8 @@ export class Pipeline {
       this.logger,
       {
         onFatal: (s, message) => this.logger.error({ shard: s, err: message }, 'shard failed'),
-        onUnexpectedExit: (_s, reason, message) => void this.restartShard(host, reason, message),
+        onUnexpectedExit: (s, reason, message) =>
+          void this.restartShard(host, reason, message).catch((err: unknown) => this.logger.error({ shard: s, err: errorMessage(err) }, 'restarting a shard thread failed')),
       },
     );
     return host;
@@ -237,7 +238,8 @@ export class Pipeline {
     if (this.stopping || !this.shards.includes(dead)) return;
     const { shard, partitions, incarnation } = dead.init;
     this.shardRestarts.inc({ shard: String(shard), reason });
-    await this.retireMetrics(dead);
+    // Its totals would only read low from here on: never a reason not to restart it.
+    await this.retireMetrics(dead).catch((err: unknown) => this.logger.warn({ shard, err: errorMessage(err) }, "keeping an ended shard thread's counters failed"));
     const now = Date.now();
     const previous = this.restarts.get(shard);
     const quick = previous && now - previous.at < SHARD_STABLE_MS ? previous.quick + 1 : 0;
