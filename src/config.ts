@@ -365,7 +365,7 @@ function applyEnv(user: UserConfig, env: NodeJS.ProcessEnv): UserConfig {
 }
 
 export const DEFAULT_REGIONS = ['us-east', 'eu-west'];
-/** Shard threads' old-generation heap limit by default (shardHeapMb); see docs/ARCHITECTURE.md, "Memory". */
+/** Shard threads' old-generation heap limit by default (shardHeapMb); see docs/ARCHITECTURE.md, "Deduplication and memory bounds". */
 export const DEFAULT_SHARD_HEAP_MB = 1024;
 /** Event ids remembered per process by default (dedup.maxIds): ~230 MB at ~28 B each. */
 export const DEFAULT_DEDUP_MAX_IDS = 8_000_000;
