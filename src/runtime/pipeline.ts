@@ -83,6 +83,8 @@ export class Pipeline {
    */
   private retiredShardMetrics: unknown[] = [];
   private readonly shardRestarts: Counter<'shard' | 'reason'>;
+  /** Consecutive quick restarts per shard, and when the latest began (for the backoff). */
+  private readonly restarts = new Map<number, { quick: number; at: number }>();
   private embedded: ChdbStore | null = null;
   private redisUrl = '';
   private lagMonitor: LagMonitor | null = null;
@@ -223,9 +225,6 @@ export class Pipeline {
     );
     return host;
   }
-
-  /** Consecutive quick restarts per shard, and when the latest began (for the backoff). */
-  private readonly restarts = new Map<number, { quick: number; at: number }>();
 
   /**
    * Replace a shard thread that ended unexpectedly (a crash, or its heap past shardHeapMb) by a

@@ -1,7 +1,7 @@
 /**
  * Main-thread side of one shard worker: starts the thread, serves its embedded-store inserts
- * (bodies the shard spooled to files, StoreProxy), keeps its latest stats, and stops it
- * within a bounded time.
+ * (bodies the shard spooled to files, StoreProxy), keeps its latest stats, stops it within a
+ * bounded time, and reports a thread that ended on its own (the pipeline restarts it).
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
