@@ -47,6 +47,14 @@ const schema = z.strictObject({
    * its live objects. A shard that outgrows it is restarted (shoal_shard_restarts_total).
    */
   shardHeapMb: z.number().int().min(64).max(16384).optional(),
+  /**
+   * How far, in percent, a heap may grow past what survived its last full garbage collection
+   * before V8 collects again, for the main thread and every shard thread (V8's
+   * --heap-growing-percent). Default DEFAULT_HEAP_GROWTH_PERCENT; 0 leaves V8's own factor
+   * (1.3–4×, by heap limit). Lower keeps less garbage for more GC CPU; see
+   * docs/ARCHITECTURE.md, "Deduplication and memory bounds". Applied by `shoal start`/`demo`.
+   */
+  heapGrowthPercent: z.number().int().min(0).max(400).optional(),
   /** Directory for embedded services' data (Redis AOF, chDB, objects, secret). Default ./data */
   dataDir: z.string().min(1).optional(),
   ingest: z
@@ -239,6 +247,7 @@ export interface Config {
   partitions: number;
   shards: number;
   shardHeapMb: number;
+  heapGrowthPercent: number;
   dataDir: string;
   ingest: {
     host: string;
@@ -367,6 +376,8 @@ function applyEnv(user: UserConfig, env: NodeJS.ProcessEnv): UserConfig {
 export const DEFAULT_REGIONS = ['us-east', 'eu-west'];
 /** Shard threads' old-generation heap limit by default (shardHeapMb); see docs/ARCHITECTURE.md, "Deduplication and memory bounds". */
 export const DEFAULT_SHARD_HEAP_MB = 1024;
+/** Heap growth past the live objects by default (heapGrowthPercent); measured in docs/ARCHITECTURE.md, "Deduplication and memory bounds". */
+export const DEFAULT_HEAP_GROWTH_PERCENT = 30;
 /** Event ids remembered per process by default (dedup.maxIds): ~230 MB at ~28 B each. */
 export const DEFAULT_DEDUP_MAX_IDS = 8_000_000;
 /**
@@ -423,6 +434,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
     partitions,
     shards: overrides.shards ?? user.shards ?? availableParallelism(),
     shardHeapMb: user.shardHeapMb ?? DEFAULT_SHARD_HEAP_MB,
+    heapGrowthPercent: user.heapGrowthPercent ?? DEFAULT_HEAP_GROWTH_PERCENT,
     dataDir,
     ingest: {
       host: user.ingest?.host ?? '127.0.0.1',

@@ -3,6 +3,7 @@
  * SIGINT/SIGTERM stop intake, flush, checkpoint and exit 0.
  */
 import { loadConfig } from '../config.js';
+import { applyHeapGrowthPercent } from '../runtime/heap-growth.js';
 import { Pipeline } from '../runtime/pipeline.js';
 
 export interface StartFlags {
@@ -18,6 +19,8 @@ export async function startPipeline(flags: StartFlags): Promise<Pipeline> {
     file: flags.config,
     overrides: { dataDir: flags.dataDir, ingestPort: flags.ingestPort, opsPort: flags.opsPort, shards: flags.shards },
   });
+  // The CLI owns this process, so it sets the process-wide V8 flag before any shard starts.
+  applyHeapGrowthPercent(config.heapGrowthPercent);
   const pipeline = new Pipeline({ config });
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SHARD_HEAP_MB, loadConfig, regionDatabase, validateUserConfig, type Config } from '../../src/config.js';
+import { DEFAULT_HEAP_GROWTH_PERCENT, DEFAULT_SHARD_HEAP_MB, loadConfig, regionDatabase, validateUserConfig, type Config } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 function problems(fn: () => unknown): string[] {
@@ -36,6 +36,8 @@ describe('config', () => {
     expect(c.objectStore.dir).toBe(join(cwd, 'data', 'objects'));
     expect(c.shards).toBeGreaterThanOrEqual(1);
     expect(c.shardHeapMb).toBe(DEFAULT_SHARD_HEAP_MB);
+    expect(c.heapGrowthPercent).toBe(DEFAULT_HEAP_GROWTH_PERCENT);
+    expect(c.heapGrowthPercent).toBeGreaterThan(0);
     expect(c.clickhouse.rollup1hTtlDays).toBe(730);
   });
 
@@ -54,6 +56,8 @@ describe('config', () => {
     [{ shards: 1.5 }, /^shards:/],
     [{ shardHeapMb: 32 }, /^shardHeapMb:/],
     [{ shardHeapMb: 256.5 }, /^shardHeapMb:/],
+    [{ heapGrowthPercent: -1 }, /^heapGrowthPercent:/],
+    [{ heapGrowthPercent: 12.5 }, /^heapGrowthPercent:/],
     [{ ingest: { port: 70000 } }, /^ingest\.port:/],
     [{ auth: { mode: 'open' } }, /^auth\.mode:/],
     [{ auth: { secret: 'short' } }, /^auth\.secret: the secret must be at least 16/],
