@@ -41,10 +41,11 @@ const schema = z.strictObject({
   /** Worker threads running actor shards: the scaling knob. Default: one per core. */
   shards: z.number().int().min(1).max(256).optional(),
   /**
-   * Old-generation heap limit of each shard thread, MB. Default DEFAULT_SHARD_HEAP_MB. V8 grows
-   * a heap by a factor it derives from this limit (up to 4× the live objects with a large one,
-   * 1.3× with 256 MB), so it bounds the garbage a shard keeps between collections as well as
-   * its live objects. A shard that outgrows it is restarted (shoal_shard_restarts_total).
+   * Old-generation heap limit of each shard thread, MB. Default DEFAULT_SHARD_HEAP_MB. With
+   * heapGrowthPercent 0, V8 grows a heap by a factor it derives from this limit (up to 4× the
+   * live objects with a large one, 1.3× with 256 MB), so it bounds the garbage a shard keeps
+   * between collections as well as its live objects; otherwise heapGrowthPercent bounds the
+   * garbage and this the whole. A shard that outgrows it is restarted (shoal_shard_restarts_total).
    */
   shardHeapMb: z.number().int().min(64).max(16384).optional(),
   /**
