@@ -56,6 +56,16 @@ const schema = z.strictObject({
    * docs/ARCHITECTURE.md, "Deduplication and memory bounds". Applied by `shoal start`/`demo`.
    */
   heapGrowthPercent: z.number().int().min(0).max(400).optional(),
+  /**
+   * V8's semi-space, MB, of each shard thread (V8's --max-semi-space-size; the young
+   * generation is 3× it: two semi-spaces and the large-object space). Default 0: V8's own
+   * (16 MB). Larger lets the objects of an event die young instead of being copied and
+   * promoted while they wait for their bus append or flush, for up to 3× it more memory a
+   * thread. The main thread's is fixed when Node starts (`node --max-semi-space-size=N`):
+   * `shoal start` warns when it differs. See docs/ARCHITECTURE.md, "Deduplication and
+   * memory bounds", for what it did and did not buy.
+   */
+  semiSpaceMb: z.number().int().min(0).max(256).optional(),
   /** Directory for embedded services' data (Redis AOF, chDB, objects, secret). Default ./data */
   dataDir: z.string().min(1).optional(),
   ingest: z
@@ -249,6 +259,7 @@ export interface Config {
   shards: number;
   shardHeapMb: number;
   heapGrowthPercent: number;
+  semiSpaceMb: number;
   dataDir: string;
   ingest: {
     host: string;
@@ -436,6 +447,7 @@ export function resolveConfig(user: UserConfig, overrides: ConfigOverrides = {},
     shards: overrides.shards ?? user.shards ?? availableParallelism(),
     shardHeapMb: user.shardHeapMb ?? DEFAULT_SHARD_HEAP_MB,
     heapGrowthPercent: user.heapGrowthPercent ?? DEFAULT_HEAP_GROWTH_PERCENT,
+    semiSpaceMb: user.semiSpaceMb ?? 0,
     dataDir,
     ingest: {
       host: user.ingest?.host ?? '127.0.0.1',

@@ -12,6 +12,14 @@ import { join } from 'node:path';
 const dist = new URL('../../dist/', import.meta.url);
 const CLI = new URL('cli/main.js', dist).pathname;
 
+/** The semi-space, MB, `configFile` asks of Shoal's heaps (its semiSpaceMb; 0: V8's own). */
+async function configuredSemiSpaceMb(configFile) {
+  const { loadConfig } = await import(new URL('config.js', dist).href);
+  const { V8_DEFAULT_SEMI_SPACE_MB } = await import(new URL('runtime/young-generation.js', dist).href);
+  const { semiSpaceMb } = loadConfig({ file: configFile });
+  return semiSpaceMb === 0 ? V8_DEFAULT_SEMI_SPACE_MB : semiSpaceMb;
+}
+
 /** Which auth to run with: 'fleet' when asked or available, else 'none'. */
 export async function resolveAuth(requested) {
   const tokens = await import(new URL('contracts/device-token.js', dist).href);
@@ -42,6 +50,9 @@ export function writeConfig(dataDir, { authMode, logLevel = 'warn', extraFile = 
 export async function startShoal({ dataDir, configFile, shards, log, cpuProfDir = null, nodeArgs: extraNodeArgs = [] }) {
   // --cpu-prof profiles every thread (main and shard workers), each to its own file.
   const nodeArgs = cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`];
+  // The main thread's semi-space is fixed at launch: start it with the size the config asks
+  // of every thread (semiSpaceMb; src/runtime/young-generation.ts).
+  nodeArgs.push(`--max-semi-space-size=${await configuredSemiSpaceMb(configFile)}`);
   nodeArgs.push(...extraNodeArgs);
   const proc = spawn(
     process.execPath,

@@ -5,6 +5,7 @@
 import { loadConfig } from '../config.js';
 import { applyHeapGrowthPercent } from '../runtime/heap-growth.js';
 import { Pipeline } from '../runtime/pipeline.js';
+import { launchSemiSpaceMb, mainSemiSpaceMismatch } from '../runtime/young-generation.js';
 
 export interface StartFlags {
   config?: string;
@@ -22,6 +23,8 @@ export async function startPipeline(flags: StartFlags): Promise<Pipeline> {
   // The CLI owns this process, so it sets the process-wide V8 flag before any shard starts.
   applyHeapGrowthPercent(config.heapGrowthPercent);
   const pipeline = new Pipeline({ config });
+  const mismatch = mainSemiSpaceMismatch(config.semiSpaceMb, launchSemiSpaceMb(process.execArgv, process.env['NODE_OPTIONS']));
+  if (mismatch !== null) pipeline.logger.warn(mismatch);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) return;

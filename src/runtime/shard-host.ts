@@ -3,11 +3,23 @@
  * (bodies the shard spooled to files, StoreProxy), keeps its latest stats, stops it within a
  * bounded time, and reports a thread that ended on its own (the pipeline restarts it).
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { ChdbStore } from '../sinks/chdb-store.js';
 import type { MainToShard, ShardInit, ShardStats, ShardToMain, StoreArchive, StoreInsert, StoreQuery } from './messages.js';
+import { youngGenerationMb } from './young-generation.js';
+
+/**
+ * A shard thread's heap: the old generation's limit also sets how far V8 lets it grow past its
+ * live objects (config.ts), the young generation is where an entry's events should die
+ * (young-generation.ts).
+ */
+export function shardResourceLimits(config: Pick<Config, 'shardHeapMb' | 'semiSpaceMb'>): ResourceLimits {
+  const young = youngGenerationMb(config.semiSpaceMb);
+  return { maxOldGenerationSizeMb: config.shardHeapMb, ...(young === undefined ? {} : { maxYoungGenerationSizeMb: young }) };
+}
 
 /** Why a shard thread ended without being asked to stop. */
 export type ShardExitReason = 'out_of_memory' | 'crashed';
@@ -37,11 +49,7 @@ export class ShardHost {
     private readonly logger: Logger,
     events: ShardHostEvents,
   ) {
-    // The heap limit also sets how far V8 lets the heap grow past its live objects (config.ts).
-    this.worker = new Worker(new URL('./shard-worker.js', import.meta.url), {
-      workerData: init,
-      resourceLimits: { maxOldGenerationSizeMb: init.config.shardHeapMb },
-    });
+    this.worker = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: init, resourceLimits: shardResourceLimits(init.config) });
     let readyResolve!: () => void;
     let readyReject!: (err: Error) => void;
     let stoppedResolve!: () => void;

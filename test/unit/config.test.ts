@@ -38,6 +38,7 @@ describe('config', () => {
     expect(c.shardHeapMb).toBe(DEFAULT_SHARD_HEAP_MB);
     expect(c.heapGrowthPercent).toBe(DEFAULT_HEAP_GROWTH_PERCENT);
     expect(c.heapGrowthPercent).toBeGreaterThan(0);
+    expect(c.semiSpaceMb).toBe(0);
     expect(c.clickhouse.rollup1hTtlDays).toBe(730);
   });
 
@@ -58,6 +59,9 @@ describe('config', () => {
     [{ shardHeapMb: 256.5 }, /^shardHeapMb:/],
     [{ heapGrowthPercent: -1 }, /^heapGrowthPercent:/],
     [{ heapGrowthPercent: 12.5 }, /^heapGrowthPercent:/],
+    [{ semiSpaceMb: -1 }, /^semiSpaceMb:/],
+    [{ semiSpaceMb: 257 }, /^semiSpaceMb:/],
+    [{ semiSpaceMb: 24.5 }, /^semiSpaceMb:/],
     [{ ingest: { port: 70000 } }, /^ingest\.port:/],
     [{ auth: { mode: 'open' } }, /^auth\.mode:/],
     [{ auth: { secret: 'short' } }, /^auth\.secret: the secret must be at least 16/],
