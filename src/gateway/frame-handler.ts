@@ -90,6 +90,7 @@ export class FrameHandler {
    * With `shed`, accepted events are not appended but refused as OVERLOADED.
    */
   async handle(payload: Uint8Array, binary: boolean, identity: DeviceIdentity | null, meta: DlqMeta, shed = false): Promise<FrameOutcome> {
+    const started = performance.now();
     const bytes = payload.byteLength;
     const cid = newCorrelationId();
     const result = this.validate(payload, binary, identity);
@@ -121,6 +122,7 @@ export class FrameHandler {
     const sampledOut = this.recordSampled(appendable.filter((_, i) => settled[i]?.status === 'fulfilled'));
     this.deps.stats.recordFrame(bytes, final);
     this.deps.metrics?.recordFrame(meta.source, bytes, final, result.accepted);
+    this.deps.metrics?.observeFrameSeconds(meta.source, (performance.now() - started) / 1000);
     this.logFrame(cid, identity, final);
     return { result: final, ack: ackMessage(final, sampledOut), overloaded: result.accepted.length - final.accepted.length, pressure, sampleRate, sampledOut };
   }

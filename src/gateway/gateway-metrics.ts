@@ -4,13 +4,14 @@
  *   shoal_ingest_events_total{region,schema_version,outcome}   outcome: accepted | reject code, lower case
  *   shoal_ingest_bytes_total / shoal_ingest_frames_total{transport=ws|http}
  *   shoal_ws_connections                                      WebSocket connections open now
+ *   shoal_ingest_frame_seconds{transport}                      a frame's receipt to its ack (validation, bus and DLQ writes)
  *   shoal_dlq_entries_total{region,reason}                    DLQ entries the gateway wrote
  *
  * Per frame the events are tallied in a small map first, so each label set is incremented
  * once per frame, not once per event. Labels only ever take configured regions (else
  * `unknown`) and known schema versions, so untrusted input cannot grow the label space.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import type { FrameResult, Rejection } from '../contracts/frame.js';
 
@@ -23,6 +24,7 @@ export class GatewayMetrics {
   private readonly bytes: Counter;
   private readonly frames: Counter<'transport'>;
   private readonly connections: Gauge;
+  private readonly frameSeconds: Histogram<'transport'>;
   private readonly dlq: Counter<'region' | 'reason'>;
   private readonly regions: ReadonlySet<string>;
 
@@ -38,12 +40,24 @@ export class GatewayMetrics {
     this.bytes = new Counter({ name: 'shoal_ingest_bytes_total', help: 'Payload bytes of the frames received', registers });
     this.frames = new Counter({ name: 'shoal_ingest_frames_total', help: 'Frames received (WebSocket messages and HTTP bodies)', labelNames: ['transport'], registers });
     this.connections = new Gauge({ name: 'shoal_ws_connections', help: 'WebSocket connections open now', registers });
+    this.frameSeconds = new Histogram({
+      name: 'shoal_ingest_frame_seconds',
+      help: "From a frame's receipt to its ack: validation, the bus append and the DLQ write (frames refused unread excluded)",
+      labelNames: ['transport'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
     this.dlq = new Counter({
       name: 'shoal_dlq_entries_total',
       help: 'Entries written to a region DLQ, by reason (reject or error code, lower case)',
       labelNames: ['region', 'reason'],
       registers,
     });
+  }
+
+  /** How long one frame took from its receipt to its ack, seconds. */
+  observeFrameSeconds(transport: Transport, seconds: number): void {
+    this.frameSeconds.observe({ transport }, seconds);
   }
 
   /**

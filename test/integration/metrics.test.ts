@@ -118,6 +118,11 @@ describe('metrics and the visibility SLO', () => {
     expect(sum(samples, 'shoal_ingest_frames_total', { transport: 'ws' })).toBe(frames.ws);
     expect(sum(samples, 'shoal_ingest_frames_total', { transport: 'http' })).toBe(frames.http);
     expect(sum(samples, 'shoal_ingest_bytes_total')).toBe(bytes);
+    // Every frame read is timed from its receipt to its ack.
+    expect(sum(samples, 'shoal_ingest_frame_seconds_count', { transport: 'ws' })).toBe(frames.ws);
+    expect(sum(samples, 'shoal_ingest_frame_seconds_count', { transport: 'http' })).toBe(frames.http);
+    expect(sum(samples, 'shoal_ingest_frame_seconds_sum')).toBeGreaterThan(0);
+    expect(sum(samples, 'shoal_ingest_frame_seconds_bucket', { le: '+Inf' })).toBe(frames.ws + frames.http);
     expect(sum(samples, 'shoal_ws_connections')).toBe(clients.length);
     // The embedded bus Redis, as INFO reports it.
     expect(sum(samples, 'shoal_redis_up')).toBe(1);
