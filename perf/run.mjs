@@ -475,6 +475,10 @@ async function main() {
       shoal: {
         exitCode: shoalExit,
         visibilitySeconds: { p50: visWhole(0.5), p95: visWhole(0.95), p99: visWhole(0.99) },
+        frameSeconds: (() => {
+          const buckets = finalMetrics?.frameSeconds ?? [];
+          return { count: buckets.at(-1)?.count ?? 0, p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) };
+        })(),
         flushSeconds: Object.fromEntries(
           Object.entries(finalMetrics?.flushDuration ?? {}).map(([sink, buckets]) => [
             sink,
@@ -510,7 +514,7 @@ async function main() {
       audit,
       steps,
       timeline: recorder.timeline.map((p) => ({ t: +p.t.toFixed(2), offered: p.c.offered, sent: p.c.sentEvents, accepted: p.c.acceptedEvents, distinctAcked: p.c.freshAcked, overloaded: p.c.overloaded, queued: p.queued, inflight: p.inflightEvents, ackP50: p.ackP50, ackP99: p.ackP99, proc: p.proc })),
-      scrapes: recorder.scrapes.map(({ visibility: _visibility, ...s }) => ({ ...s, t: +s.t.toFixed(2) })),
+      scrapes: recorder.scrapes.map(({ visibility: _visibility, frameSeconds: _frameSeconds, ...s }) => ({ ...s, t: +s.t.toFixed(2) })),
       probePoints: probe.points().map(([t, v]) => [+t.toFixed(2), +v.toFixed(1)]),
     };
     if (steps) {

@@ -95,6 +95,8 @@ export function digest(samples) {
     /** Shoal's RSS and the parts its gauges name (memory.mjs); null before Shoal exported them. */
     memory: memoryParts(samples),
     visibility: histogramBuckets(samples, 'shoal_visibility_latency_seconds'),
+    /** A frame's receipt to its ack in the gateway, all transports. */
+    frameSeconds: histogramBuckets(samples, 'shoal_ingest_frame_seconds'),
     /** Time to write one flush, per sink (`clickhouse`, `object-store`). */
     flushDuration: Object.fromEntries(
       [...new Set(samples.filter((s) => s.name === 'shoal_flush_duration_seconds_bucket').map((s) => s.labels.sink))].map((sink) => [

@@ -28,6 +28,9 @@ function summary(r) {
     ['distinct events acked', `${n0(g.distinctAcked)} by the generators + ${n0(p.acked)} probes (the audit's basis)`],
     ['refused / resent', `OVERLOADED ${n0(g.overloaded)}, resent ${n0(g.resent)}, dropped with a full device buffer ${n0(g.droppedQueueFull)}, skipped under throttle ${n0(g.throttleSkipped)} (${n0(g.throttles)} throttle messages)`],
     ['ack latency', `p50 ${n1(g.ackLatencyMs.p50)} ms, p90 ${n1(g.ackLatencyMs.p90)} ms, p99 ${n1(g.ackLatencyMs.p99)} ms, max ${n1(g.ackLatencyMs.max)} ms (${n0(g.ackLatencyMs.count)} frames)`],
+    ...(r.shoal.frameSeconds?.count > 0
+      ? [['gateway time per frame', `p50 ${n0(r.shoal.frameSeconds.p50 * 1000)} ms, p99 ${n0(r.shoal.frameSeconds.p99 * 1000)} ms, receipt to ack (${n0(r.shoal.frameSeconds.count)} frames)`]]
+      : []),
     ['visibility, Shoal histogram', `p50 ${n2(v.p50)} s, p95 ${n2(v.p95)} s, p99 ${n2(v.p99)} s (whole run)`],
     ['flush duration, per sink', Object.entries(r.shoal.flushSeconds ?? {}).map(([sink, f]) => `${sink} p50 ${n2(f.p50)} s, p99 ${n2(f.p99)} s (${n0(f.count)} flushes)`).join('; ') || 'n/a'],
     ['visibility, probe via query API', `p50 ${n2(p.visibilityMs.p50 / 1000)} s, p90 ${n2(p.visibilityMs.p90 / 1000)} s, p99 ${n2(p.visibilityMs.p99 / 1000)} s, max ${n2(p.visibilityMs.max / 1000)} s (${p.visibilityMs.count} probes; ${p.ackedNotSeen} acked but never seen; each poll of the query API took p50 ${n0(p.queryMs?.p50)} ms, p99 ${n0(p.queryMs?.p99)} ms)`],
