@@ -260,6 +260,11 @@ function backgroundSummary(scrapes) {
 }
 
 /** After the generators finished: wait until every accepted event is read and checkpointed. */
+/** Count, p50 and p99 of cumulative histogram buckets (a report's latency cell). */
+function histogramSummary(buckets) {
+  return { count: buckets.at(-1)?.count ?? 0, p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) };
+}
+
 async function drainShoal(opsUrl, timeoutSec) {
   const deadline = Date.now() + timeoutSec * 1000;
   let calm = 0;
@@ -475,16 +480,8 @@ async function main() {
       shoal: {
         exitCode: shoalExit,
         visibilitySeconds: { p50: visWhole(0.5), p95: visWhole(0.95), p99: visWhole(0.99) },
-        frameSeconds: (() => {
-          const buckets = finalMetrics?.frameSeconds ?? [];
-          return { count: buckets.at(-1)?.count ?? 0, p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) };
-        })(),
-        flushSeconds: Object.fromEntries(
-          Object.entries(finalMetrics?.flushDuration ?? {}).map(([sink, buckets]) => [
-            sink,
-            { count: buckets.at(-1)?.count ?? 0, p50: histogramQuantile(buckets, 0.5), p99: histogramQuantile(buckets, 0.99) },
-          ]),
-        ),
+        frameSeconds: histogramSummary(finalMetrics?.frameSeconds ?? []),
+        flushSeconds: Object.fromEntries(Object.entries(finalMetrics?.flushDuration ?? {}).map(([sink, buckets]) => [sink, histogramSummary(buckets)])),
         acceptedEvents: finalMetrics?.acceptedEvents,
         processedEvents: finalMetrics?.processedEvents,
         dedupDropped: finalMetrics?.dedupDropped,

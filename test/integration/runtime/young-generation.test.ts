@@ -15,7 +15,7 @@ import { shardResourceLimits } from '../../../src/runtime/shard-host.js';
 // less than a 32 MB one.
 const WORKLOAD = `
 const { parentPort } = require('node:worker_threads');
-const { getHeapSpaceStatistics, constants } = require('node:v8');
+const { getHeapSpaceStatistics } = require('node:v8');
 const { PerformanceObserver, constants: perf } = require('node:perf_hooks');
 let major = 0;
 const observer = new PerformanceObserver((list) => {
