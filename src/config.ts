@@ -206,20 +206,20 @@ const schema = z.strictObject({
       horizonMs: z.number().int().min(1000).optional(),
       /**
        * Most event ids remembered per process, all devices together. Default 8,000,000. Each
-       * costs ~28 bytes (a 12-byte fingerprint, an 8-byte bus time, 8 bytes of hash table),
-       * so the default is ~230 MB. Split evenly over every partition of every region (each
+       * costs ~20 bytes (a 12-byte fingerprint and 8 bytes of hash table; bus times are kept
+       * once per bus entry, not per id), so the default is ~165 MB. Split evenly over every partition of every region (each
        * partition remembers ceil(maxIds / (regions × partitions)) ids), so a process owning
        * all partitions stays within it. When a partition is full its oldest ids are evicted
        * before the horizon: the horizon actually kept is the shorter of horizonMs and
        * maxIds / event rate (160 s at 50k events/s with the default), so raise this to keep
-       * the whole horizon at high rates (10 min at 50k/s: 30,000,000, ~850 MB).
+       * the whole horizon at high rates (10 min at 50k/s: 30,000,000, ~600 MB).
        */
       maxIds: z.number().int().min(1).max(250_000_000).optional(),
       /** Replaced by maxIds (v0.1 counted ids per device); refused with a message saying so. */
       maxIdsPerDevice: z
         .never({
           error:
-            'replaced by dedup.maxIds, the event ids remembered per process for all devices together (default 8000000, ~28 B each); remove maxIdsPerDevice',
+            'replaced by dedup.maxIds, the event ids remembered per process for all devices together (default 8000000, ~20 B each); remove maxIdsPerDevice',
         })
         .optional(),
     })
@@ -390,7 +390,7 @@ export const DEFAULT_REGIONS = ['us-east', 'eu-west'];
 export const DEFAULT_SHARD_HEAP_MB = 1024;
 /** Heap growth past the live objects by default (heapGrowthPercent); measured in docs/ARCHITECTURE.md, "Deduplication and memory bounds". */
 export const DEFAULT_HEAP_GROWTH_PERCENT = 30;
-/** Event ids remembered per process by default (dedup.maxIds): ~230 MB at ~28 B each. */
+/** Event ids remembered per process by default (dedup.maxIds): ~165 MB at ~20 B each. */
 export const DEFAULT_DEDUP_MAX_IDS = 8_000_000;
 /**
  * Longest predicted wait of a newly accepted event before its partition refuses new ones

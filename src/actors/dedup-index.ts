@@ -1,6 +1,6 @@
 /**
  * The dedup memory of one (region, partition): which (device_id, event_id) pairs were accepted
- * recently, in typed arrays only — about 28 bytes per remembered id and no JS object or string
+ * recently, in typed arrays only — about 20 bytes per remembered id and no JS object or string
  * per id, so tens of millions of ids cost hundreds of MB, not GBs (a Map of UUID strings costs
  * well over 100 B per id; see docs/ARCHITECTURE.md, "Deduplication and memory bounds").
  *
@@ -14,13 +14,17 @@
  * they sent, as a fleet token can already send any device's exact event id.
  *
  * Layout:
- *   ring   — entries in insertion order: fingerprint words (Uint32Array, stride 3) and the
- *            bus time of acceptance (Float64Array). 20 B per slot.
+ *   ring   — entries in insertion order: fingerprint words (Uint32Array, stride 3). 12 B per slot.
+ *   runs   — the ring's bus times, run-length encoded: a deque of (bus time, how many ring
+ *            entries in a row carry it), oldest first (Float64Array, Uint32Array; 12 B per run).
+ *            The ring is sorted by bus time and the ids of one bus entry share its bus time,
+ *            so runs are few (one per bus entry at most, ~1 % of the ids at 20k events/s),
+ *            and only the oldest and newest run are ever read on the hot path.
  *   table  — open addressing, linear probing: Uint32Array of ring slot + 1 (0 = empty),
  *            a power of two of at least twice the ring's size, so its load stays ≤ 0.5.
  *            Deletion is by backward shift, so there are no tombstones. ≥ 8 B per ring slot.
- * Both start small (1024 slots ≈ 28 KB) and double up to `maxIds`, and halve again when a
- * quarter or less is in use, so an idle partition costs little.
+ * All start small (1024 slots, 64 runs ≈ 21 KB) and double up to `maxIds`, and halve again
+ * when a quarter or less is in use, so an idle partition costs little.
  *
  * Semantics — deterministic, a function of the accepted ids and their bus times only:
  *  - the index keeps a clock `now`, the newest bus time it was given (it never goes back: a
@@ -44,6 +48,8 @@
 export const DEFAULT_DEDUP_MAX_IDS_PER_PARTITION = 500_000;
 /** Ring slots allocated at first; the ring then doubles up to `maxIds`. */
 const INITIAL_SLOTS = 1024;
+/** Runs of bus times allocated at first (and the fewest kept); doubles as needed. */
+const INITIAL_RUNS = 64;
 /** The separator fed between device id and event id: outside the UTF-16 code unit range. */
 const SEPARATOR = 0x10000;
 
@@ -87,9 +93,14 @@ export class DedupIndex {
 
   private slots: number;
   private fps: Uint32Array;
-  private times: Float64Array;
   private head = 0;
   private count = 0;
+  /** Bus time of each run, and its number of ring entries (> 0): a deque of runMask + 1 slots. */
+  private runTimes: Float64Array;
+  private runCounts: Uint32Array;
+  private runMask: number;
+  private runHead = 0;
+  private runLen = 0;
   private table: Uint32Array;
   private mask: number;
 
@@ -111,7 +122,9 @@ export class DedupIndex {
     this.maxIds = options.maxIds;
     this.slots = Math.min(INITIAL_SLOTS, this.maxIds);
     this.fps = new Uint32Array(this.slots * 3);
-    this.times = new Float64Array(this.slots);
+    this.runTimes = new Float64Array(INITIAL_RUNS);
+    this.runCounts = new Uint32Array(INITIAL_RUNS);
+    this.runMask = INITIAL_RUNS - 1;
     this.table = new Uint32Array(nextPowerOfTwo(2 * this.slots));
     this.mask = this.table.length - 1;
   }
@@ -135,7 +148,7 @@ export class DedupIndex {
    * the next bus time.
    */
   get restoreFloor(): number {
-    if (this.count > 0) return this.times[this.head] as number;
+    if (this.count > 0) return this.oldestBusTime();
     return this.now === this.overflowAt ? this.now : this.now + 1;
   }
 
@@ -143,7 +156,7 @@ export class DedupIndex {
     return {
       ids: this.count,
       maxIds: this.maxIds,
-      bytes: this.fps.byteLength + this.times.byteLength + this.table.byteLength,
+      bytes: this.fps.byteLength + this.runTimes.byteLength + this.runCounts.byteLength + this.table.byteLength,
       evicted: this.evictedIds,
     };
   }
@@ -179,16 +192,16 @@ export class DedupIndex {
   advance(busTime: number): void {
     if (busTime > this.now) this.now = busTime;
     const cutoff = this.now - this.horizonMs;
-    if (this.count === 0 || !((this.times[this.head] as number) < cutoff)) return;
+    if (this.count === 0 || !(this.oldestBusTime() < cutoff)) return;
     do this.popHead();
-    while (this.count > 0 && (this.times[this.head] as number) < cutoff);
+    while (this.count > 0 && this.oldestBusTime() < cutoff);
     this.maybeShrink();
   }
 
   /**
    * Check the internal invariants (tests): every ring entry is reachable from its home slot
    * without crossing an empty slot, the table holds exactly the ring's entries, bus times are
-   * sorted and inside the horizon, no fingerprint appears twice.
+   * sorted and inside the horizon, no fingerprint appears twice, the runs cover the ring.
    */
   selfCheck(): void {
     const fail = (what: string): never => {
@@ -199,13 +212,20 @@ export class DedupIndex {
     let inTable = 0;
     for (let j = 0; j < this.table.length; j++) if (this.table[j] !== 0) inTable++;
     if (inTable !== this.count) fail(`table holds ${inTable} entries, ring ${this.count}`);
+    let covered = 0;
     let prev = Number.NEGATIVE_INFINITY;
+    for (let r = 0; r < this.runLen; r++) {
+      const k = (this.runHead + r) & this.runMask;
+      const at = this.runTimes[k] as number;
+      if (!(at > prev)) fail('runs of bus times out of order');
+      if (at < this.now - this.horizonMs) fail('an expired id is still remembered');
+      if (this.runCounts[k] === 0) fail('an empty run');
+      covered += this.runCounts[k] as number;
+      prev = at;
+    }
+    if (covered !== this.count) fail(`runs cover ${covered} entries, the ring holds ${this.count}`);
     for (let i = 0; i < this.count; i++) {
       const slot = (this.head + i) % this.slots;
-      const at = this.times[slot] as number;
-      if (at < prev) fail('bus times out of order');
-      if (at < this.now - this.horizonMs) fail('an expired id is still remembered');
-      prev = at;
       this.f0 = this.fps[slot * 3] as number;
       this.f1 = this.fps[slot * 3 + 1] as number;
       this.f2 = this.fps[slot * 3 + 2] as number;
@@ -305,7 +325,7 @@ export class DedupIndex {
       this.removeRingSlot(present - 1);
       j = this.find();
     } else if (this.count === this.maxIds) {
-      if (this.times[this.head] === at) {
+      if (this.oldestBusTime() === at) {
         // Only ids of this very bus time are left: more of them than fit. Drop them all,
         // remember no more of this bus time.
         this.evictedIds += this.count;
@@ -324,24 +344,91 @@ export class DedupIndex {
     this.fps[slot * 3] = this.f0;
     this.fps[slot * 3 + 1] = this.f1;
     this.fps[slot * 3 + 2] = this.f2;
-    this.times[slot] = at;
     this.table[j] = slot + 1;
     this.count++;
+    this.appendToRuns(at);
   }
 
   /** Forget every id of the oldest bus time. */
   private evictOldestBusTime(): void {
-    const oldest = this.times[this.head] as number;
-    do {
-      this.popHead();
-      this.evictedIds++;
-    } while (this.count > 0 && this.times[this.head] === oldest);
+    let n = this.runCounts[this.runHead] as number;
+    this.evictedIds += n;
+    while (n-- > 0) this.popHead();
   }
 
   private popHead(): void {
     this.deleteTableSlot(this.tableSlotOf(this.head));
     this.head = this.head + 1 === this.slots ? 0 : this.head + 1;
     this.count--;
+    const k = this.runHead;
+    const left = (this.runCounts[k] as number) - 1;
+    this.runCounts[k] = left;
+    if (left === 0) {
+      this.runHead = (k + 1) & this.runMask;
+      this.runLen--;
+    }
+  }
+
+  // --- runs of bus times ---------------------------------------------------------------------
+
+  /** The bus time of the ring's head (count > 0). */
+  private oldestBusTime(): number {
+    return this.runTimes[this.runHead] as number;
+  }
+
+  /** Count one more ring entry, at the tail, with bus time `at` (never older than the tail's). */
+  private appendToRuns(at: number): void {
+    if (this.runLen > 0) {
+      const tail = (this.runHead + this.runLen - 1) & this.runMask;
+      if (this.runTimes[tail] === at) {
+        this.runCounts[tail] = (this.runCounts[tail] as number) + 1;
+        return;
+      }
+    }
+    if (this.runLen === this.runMask + 1) this.resizeRuns(2 * this.runLen);
+    const k = (this.runHead + this.runLen) & this.runMask;
+    this.runTimes[k] = at;
+    this.runCounts[k] = 1;
+    this.runLen++;
+  }
+
+  /** Count one ring entry less at ring position `pos` (0 = head), dropping its run if emptied. */
+  private removeFromRuns(pos: number): void {
+    const mask = this.runMask;
+    let r = 0;
+    let k = this.runHead;
+    for (let seen = this.runCounts[k] as number; seen <= pos; seen += this.runCounts[k] as number) k = (this.runHead + ++r) & mask;
+    const left = (this.runCounts[k] as number) - 1;
+    this.runCounts[k] = left;
+    if (left > 0) return;
+    // Close the gap from the shorter side (neighbouring runs have different bus times).
+    if (r < this.runLen / 2) {
+      for (let q = r; q > 0; q--) this.moveRun((this.runHead + q - 1) & mask, (this.runHead + q) & mask);
+      this.runHead = (this.runHead + 1) & mask;
+    } else {
+      for (let q = r; q < this.runLen - 1; q++) this.moveRun((this.runHead + q + 1) & mask, (this.runHead + q) & mask);
+    }
+    this.runLen--;
+  }
+
+  private moveRun(from: number, to: number): void {
+    this.runTimes[to] = this.runTimes[from] as number;
+    this.runCounts[to] = this.runCounts[from] as number;
+  }
+
+  /** Reallocate the runs with `size` slots (a power of two ≥ runLen), oldest first. */
+  private resizeRuns(size: number): void {
+    const times = new Float64Array(size);
+    const counts = new Uint32Array(size);
+    for (let r = 0; r < this.runLen; r++) {
+      const k = (this.runHead + r) & this.runMask;
+      times[r] = this.runTimes[k] as number;
+      counts[r] = this.runCounts[k] as number;
+    }
+    this.runTimes = times;
+    this.runCounts = counts;
+    this.runMask = size - 1;
+    this.runHead = 0;
   }
 
   /** Take ring slot `slot` out, closing the gap from the shorter side (refresh only). */
@@ -349,6 +436,7 @@ export class DedupIndex {
     const { slots } = this;
     this.deleteTableSlot(this.tableSlotOf(slot));
     const pos = (slot - this.head + slots) % slots;
+    this.removeFromRuns(pos);
     if (pos < this.count / 2) {
       // Move the older entries one step toward the tail.
       for (let p = pos; p > 0; p--) this.moveSlot((this.head + p - 1) % slots, (this.head + p) % slots);
@@ -365,18 +453,21 @@ export class DedupIndex {
     this.fps[to * 3] = this.fps[from * 3] as number;
     this.fps[to * 3 + 1] = this.fps[from * 3 + 1] as number;
     this.fps[to * 3 + 2] = this.fps[from * 3 + 2] as number;
-    this.times[to] = this.times[from] as number;
   }
 
   private clear(): void {
     this.table.fill(0);
     this.head = 0;
     this.count = 0;
+    this.runHead = 0;
+    this.runLen = 0;
     this.maybeShrink();
   }
 
-  /** Halve (or more) while a quarter or less of the ring is in use. */
+  /** Halve (or more) while a quarter or less of the ring, or of the runs, is in use. */
   private maybeShrink(): void {
+    const runSlots = this.runMask + 1;
+    if (runSlots > INITIAL_RUNS && this.runLen <= runSlots / 4) this.resizeRuns(Math.max(INITIAL_RUNS, nextPowerOfTwo(2 * this.runLen)));
     const floor = Math.min(INITIAL_SLOTS, this.maxIds);
     if (this.slots <= floor || this.count > this.slots / 4) return;
     this.resize(Math.max(floor, Math.min(this.maxIds, nextPowerOfTwo(2 * this.count))));
@@ -385,17 +476,14 @@ export class DedupIndex {
   /** Reallocate the ring with `slots` slots (entries keep their order) and rebuild the table. */
   private resize(slots: number): void {
     const fps = new Uint32Array(slots * 3);
-    const times = new Float64Array(slots);
     for (let i = 0; i < this.count; i++) {
       const from = (this.head + i) % this.slots;
       fps[i * 3] = this.fps[from * 3] as number;
       fps[i * 3 + 1] = this.fps[from * 3 + 1] as number;
       fps[i * 3 + 2] = this.fps[from * 3 + 2] as number;
-      times[i] = this.times[from] as number;
     }
     this.slots = slots;
     this.fps = fps;
-    this.times = times;
     this.head = 0;
     this.table = new Uint32Array(nextPowerOfTwo(2 * slots));
     this.mask = this.table.length - 1;

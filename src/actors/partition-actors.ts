@@ -12,7 +12,7 @@
  * the dedup memory, so a retried flush yields the same rows and partials. `late` is a metric:
  * it also depends on the newest event time seen, which the dedup log does not carry.
  *
- * Dedup memory is one DedupIndex per partition (typed arrays, ~28 B an id), not per device:
+ * Dedup memory is one DedupIndex per partition (typed arrays, ~20 B an id), not per device:
  * device actors hold only watermarks, so passivating them changes no dedup decision.
  */
 import { expandReadingRows, type CanonicalEvent, type ReadingRow } from '../contracts/canonical-event.js';

@@ -84,7 +84,7 @@ export interface ActorOptions {
   dedupHorizonMs: number;
   /**
    * Most event ids the partition's dedup index remembers (the oldest bus time's ids are
-   * evicted first when full); ~28 B each. Default DEFAULT_DEDUP_MAX_IDS_PER_PARTITION
+   * evicted first when full); ~20 B each. Default DEFAULT_DEDUP_MAX_IDS_PER_PARTITION
    * (the config gives 2,000,000: its default 8,000,000 per process over 2 regions × 2 partitions).
    */
   dedupMaxIds?: number;

@@ -80,7 +80,7 @@ export class ShardMetrics {
     });
     this.dedupIds = new Gauge({
       name: 'shoal_dedup_ids',
-      help: 'Event ids remembered for deduplication (28 bytes each; capped by dedup.maxIds)',
+      help: 'Event ids remembered for deduplication (~20 bytes each; capped by dedup.maxIds)',
       labelNames: ['region', 'partition'],
       registers,
     });
