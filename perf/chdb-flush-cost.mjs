@@ -11,7 +11,8 @@
  * `--devices`), then for each write alone, all three together, and none (the idle baseline),
  * runs them in a child process of its own (chDB binds one data directory per process) against
  * a fresh store, one flush every 250 ms, and reports that process's CPU per flush and per
- * event, background merges included, less the baseline. Run it at a small and a large
+ * event, background merges included, less the baseline, and the most memory its merges
+ * held at once (`system.merges`, read after each flush). Run it at a small and a large
  * `--events` to separate what a flush costs whatever its size from what each event adds.
  */
 import { spawnSync } from 'node:child_process';
@@ -58,7 +59,7 @@ if (values.mode === undefined) {
   for (const r of results) {
     if (r.mode === 'none') continue;
     const ms = r.cpuMsPerFlush - baseline.cpuMsPerFlush;
-    console.log(`  ${r.mode.padEnd(8)} ${ms.toFixed(1).padStart(6)} ms a flush  ${((ms * 1000) / events).toFixed(2).padStart(6)} µs an event`);
+    console.log(`  ${r.mode.padEnd(8)} ${ms.toFixed(1).padStart(6)} ms a flush  ${((ms * 1000) / events).toFixed(2).padStart(6)} µs an event  merges held ≤ ${r.mergeMemoryMb.toFixed(0)} MB`);
   }
   process.exit(0);
 }
@@ -116,6 +117,11 @@ try {
   const [eventsInsert, rollupInsert] = inserts[0];
   const mode = values.mode;
   const before = process.cpuUsage();
+  let mergeMemory = 0;
+  const sampleMerges = async () => {
+    const [row] = await store.query('SELECT sum(memory_usage) AS bytes FROM system.merges');
+    mergeMemory = Math.max(mergeMemory, Number(row?.bytes) || 0);
+  };
   for (let i = 0; i < flushes; i++) {
     const [ev, r1m] = inserts[i];
     const day = Math.floor(t / 86_400_000);
@@ -124,13 +130,17 @@ try {
     if (mode === 'rollup' || mode === 'all') writes.push(store.insert('us-east', r1m, `cost/${i}/rollup_1m`));
     if (mode === 'archive' || mode === 'all') writes.push(store.archiveParquet(ev, [day]));
     await Promise.all(writes);
+    await sampleMerges();
     await new Promise((r) => setTimeout(r, 250));
   }
   // Let the merges the inserts started run too.
-  await new Promise((r) => setTimeout(r, 3000));
+  for (let i = 0; i < 12; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    await sampleMerges();
+  }
   const cpu = process.cpuUsage(before);
   await store.close();
-  console.log(JSON.stringify({ mode, rows: eventsInsert.rows, partials: rollupInsert.rows, cpuMsPerFlush: (cpu.user + cpu.system) / 1000 / flushes }));
+  console.log(JSON.stringify({ mode, rows: eventsInsert.rows, partials: rollupInsert.rows, cpuMsPerFlush: (cpu.user + cpu.system) / 1000 / flushes, mergeMemoryMb: mergeMemory / 1e6 }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -101,6 +101,7 @@ export function buildCharts({ recorder, probePoints, markers, profile }) {
         { name: 'V8 heap, main thread', points: mb((m) => m.mainHeap) },
         { name: 'chDB tracked', points: mb((m) => m.clickhouse) },
         { name: 'dedup indexes', points: mb((m) => m.dedup) },
+        { name: 'mapped files (code)', points: mb((m) => m.mappedFiles ?? 0) },
       ],
     });
   }

@@ -12,6 +12,8 @@ export interface MemoryParts {
   mainExternal: number;
   shardHeaps: number;
   dedup: number;
+  /** Resident pages of mapped files (code), 0 when Shoal does not export them. */
+  mappedFiles: number;
 }
 
 export interface MemorySummary {

@@ -1,8 +1,9 @@
 // Shoal's memory by part, from its /metrics: what the process's RSS holds for the embedded
 // ClickHouse (chDB's tracked memory), the V8 heaps (main thread and shard threads, as
-// allocated), the main thread's buffers outside its heap, and the dedup indexes' typed arrays.
-// The rest of the RSS is what no gauge names: chDB's code (~190 MB of libchdb.so mapped),
-// its untracked allocations, thread stacks, V8's code and metadata.
+// allocated), the main thread's buffers outside its heap, the dedup indexes' typed arrays,
+// and mapped files (code: ~190 MB of libchdb.so once chDB runs, Node's binary). The rest of
+// the RSS is allocations no gauge names: chDB's untracked ones, what malloc keeps after a
+// free (glibc's arenas, chDB's jemalloc), thread stacks, V8's code and metadata.
 import { n0 } from './format.mjs';
 
 const MB = 1048576;
@@ -19,10 +20,11 @@ export function memoryParts(samples) {
     mainExternal: sumOf(samples, 'shoal_nodejs_external_memory_bytes'),
     shardHeaps: sumOf(samples, 'shoal_shard_heap_total_bytes'),
     dedup: sumOf(samples, 'shoal_dedup_bytes'),
+    mappedFiles: sumOf(samples, 'shoal_process_resident_file_bytes'),
   };
 }
 
-const PARTS = ['clickhouse', 'mainHeap', 'mainExternal', 'shardHeaps', 'dedup'];
+const PARTS = ['clickhouse', 'mainHeap', 'mainExternal', 'shardHeaps', 'dedup', 'mappedFiles'];
 
 /**
  * Over a run's scrapes (each with `t` and `memory` from memoryParts): the parts, in MB, at the
@@ -36,9 +38,10 @@ export function memorySummary(scrapes) {
   const max = { rss: atPeak.rss };
   let named = 0;
   for (const part of PARTS) {
-    atPeak[part] = peak.memory[part] / MB;
+    // Results written before a part was exported lack it: 0.
+    atPeak[part] = (peak.memory[part] ?? 0) / MB;
     named += atPeak[part];
-    max[part] = Math.max(...seen.map((s) => s.memory[part])) / MB;
+    max[part] = Math.max(...seen.map((s) => s.memory[part] ?? 0)) / MB;
   }
   atPeak.rest = Math.max(0, atPeak.rss - named);
   return { atSec: peak.t, atPeak, max };
@@ -52,11 +55,12 @@ export function describeMemory(m) {
     `V8 heaps ${n0(p.mainHeap + p.shardHeaps)} MB (main ${n0(p.mainHeap)}, shards ${n0(p.shardHeaps)})`,
     `main-thread buffers ${n0(p.mainExternal)} MB`,
     `dedup indexes ${n0(p.dedup)} MB`,
+    `mapped files (code) ${n0(p.mappedFiles)} MB`,
     `the rest ${n0(p.rest)} MB`,
   ];
   const x = m.max;
   return (
     `RSS ${n0(p.rss)} MB at ${n0(m.atSec)} s (its peak among the scrapes): ${parts.join(', ')}; ` +
-    `each at its own peak: chDB ${n0(x.clickhouse)}, main heap ${n0(x.mainHeap)}, shard heaps ${n0(x.shardHeaps)}, buffers ${n0(x.mainExternal)}, dedup ${n0(x.dedup)} MB`
+    `each at its own peak: chDB ${n0(x.clickhouse)}, main heap ${n0(x.mainHeap)}, shard heaps ${n0(x.shardHeaps)}, buffers ${n0(x.mainExternal)}, dedup ${n0(x.dedup)}, mapped files ${n0(x.mappedFiles)} MB`
   );
 }

@@ -41,6 +41,7 @@ import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
 import { LagMonitor } from './lag-monitor.js';
 import { RedisStats } from './redis-stats.js';
+import { registerResidentFileGauge } from './resident-memory.js';
 import { Keys } from './keys.js';
 import { checkPartitionLayout } from './bus-layout.js';
 import { partitionsForShard } from './partitioning.js';
@@ -100,6 +101,7 @@ export class Pipeline {
     this.logger = options.logger ?? createLogger(options.config);
     this.keys = new Keys(this.config.redis.keyPrefix);
     collectDefaultMetrics({ register: this.mainRegistry, prefix: 'shoal_' });
+    registerResidentFileGauge(this.mainRegistry);
     registerSloGauges(this.mainRegistry, this.slo, Date.now);
     this.shardRestarts = new Counter({
       name: 'shoal_shard_restarts_total',

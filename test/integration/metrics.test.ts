@@ -157,6 +157,9 @@ describe('metrics and the visibility SLO', () => {
     expect(sum(samples, 'shoal_shard_heap_used_bytes', { shard: '0' })).toBeGreaterThan(0);
     expect(sum(samples, 'shoal_shard_heap_total_bytes', { shard: '0' })).toBeGreaterThanOrEqual(sum(samples, 'shoal_shard_heap_used_bytes', { shard: '0' }));
     expect(sum(samples, 'shoal_process_start_time_seconds')).toBeGreaterThan(0);
+    // Mapped files (code) are part of the RSS: Node's binary at least, libchdb.so once chDB ran.
+    expect(sum(samples, 'shoal_process_resident_file_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    expect(sum(samples, 'shoal_process_resident_file_bytes')).toBeLessThan(sum(samples, 'shoal_process_resident_memory_bytes'));
 
     // The SLO: as gauges and in /api/v1/stats.
     const stats = await getJson<{ slo: { objective: number; threshold_s: number; windows: Record<string, { good: number; total: number; ratio: number; burn_rate: number }> } }>(

@@ -8,8 +8,8 @@ import { describeMemory, memoryParts, memorySummary, type MemoryParts, type Samp
 const MB = 1048576;
 const sample = (name: string, value: number, labels: Record<string, string> = {}): Sample => ({ name, labels, value });
 
-function parts(rssMb: number, chdbMb: number, dedupMb = 100): MemoryParts {
-  return { rss: rssMb * MB, clickhouse: chdbMb * MB, mainHeap: 120 * MB, mainExternal: 30 * MB, shardHeaps: 200 * MB, dedup: dedupMb * MB };
+function parts(rssMb: number, chdbMb: number, dedupMb = 100, filesMb = 0): MemoryParts {
+  return { rss: rssMb * MB, clickhouse: chdbMb * MB, mainHeap: 120 * MB, mainExternal: 30 * MB, shardHeaps: 200 * MB, dedup: dedupMb * MB, mappedFiles: filesMb * MB };
 }
 
 describe('memoryParts', () => {
@@ -25,8 +25,9 @@ describe('memoryParts', () => {
       sample('shoal_shard_heap_used_bytes', 70 * MB, { shard: '1' }),
       sample('shoal_dedup_bytes', 40 * MB, { region: 'eu', partition: '0' }),
       sample('shoal_dedup_bytes', 60 * MB, { region: 'eu', partition: '1' }),
+      sample('shoal_process_resident_file_bytes', 190 * MB),
     ];
-    expect(memoryParts(samples)).toEqual(parts(1000, 300));
+    expect(memoryParts(samples)).toEqual(parts(1000, 300, 100, 190));
   });
 
   it('is null when Shoal does not export its RSS', () => {
@@ -39,19 +40,20 @@ describe('memorySummary', () => {
     const scrapes = [
       { t: 1, memory: null },
       { t: 10, memory: parts(900, 500) },
-      { t: 20, memory: parts(1500, 400, 230) },
+      { t: 20, memory: parts(1500, 400, 230, 190) },
       { t: 30, memory: parts(1200, 300, 230) },
     ];
     const m = memorySummary(scrapes)!;
     expect(m.atSec).toBe(20);
-    expect(m.atPeak).toEqual({ rss: 1500, clickhouse: 400, mainHeap: 120, mainExternal: 30, shardHeaps: 200, dedup: 230, rest: 1500 - 400 - 120 - 30 - 200 - 230 });
+    expect(m.atPeak).toEqual({ rss: 1500, clickhouse: 400, mainHeap: 120, mainExternal: 30, shardHeaps: 200, dedup: 230, mappedFiles: 190, rest: 1500 - 400 - 120 - 30 - 200 - 230 - 190 });
     expect(m.max.clickhouse).toBe(500);
     expect(m.max.dedup).toBe(230);
     const line = describeMemory(m);
     expect(line).toContain('RSS 1,500 MB at 20 s');
     expect(line).toContain('chDB tracked 400 MB');
     expect(line).toContain('V8 heaps 320 MB (main 120, shards 200)');
-    expect(line).toContain('the rest 520 MB');
+    expect(line).toContain('mapped files (code) 190 MB');
+    expect(line).toContain('the rest 330 MB');
   });
 
   it('is null without a scrape that had the gauges', () => {
