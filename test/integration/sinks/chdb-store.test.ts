@@ -404,13 +404,15 @@ describe('ChdbStore', () => {
     await expect(store.insertSpooled('us-east', { ...spooled, file: join(store.spoolDir, 'missing.body') }, 'missing')).rejects.toBeInstanceOf(SinkError);
   });
 
-  it('tunes the MergeTree tables to merge more parts at once', async () => {
+  it('tunes the MergeTree tables to merge more parts at once, and rollup merges at most 8 parts', async () => {
     const rows = await store.query<{ name: string; create_table_query: string }>(
       `SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine LIKE '%MergeTree' ORDER BY name`,
       { db: US },
     );
     expect(rows.map((r) => r.name)).toEqual(['events', 'rollup_1h', 'rollup_1m']);
     for (const r of rows) expect(r.create_table_query).toContain('merge_selector_base = 20');
+    const bounded = rows.filter((r) => r.create_table_query.includes('max_parts_to_merge_at_once = 8')).map((r) => r.name);
+    expect(bounded).toEqual(['rollup_1h', 'rollup_1m']);
   });
 
   it('merges on one background thread, so two large merges never take both cores at once', async () => {
