@@ -12,7 +12,9 @@
  * runs them in a child process of its own (chDB binds one data directory per process) against
  * a fresh store, one flush every 250 ms, and reports that process's CPU per flush and per
  * event, background merges included, less the baseline, and the most memory its merges
- * held at once (`system.merges`, read after each flush). Run it at a small and a large
+ * held at once (`system.merges`, read after each flush) and the RSS neither V8's heap nor
+ * Node's buffers hold then, i.e. chDB's (its allocator keeps freed pages a while: set
+ * `JE_MALLOC_CONF` to try its options). Run it at a small and a large
  * `--events` to separate what a flush costs whatever its size from what each event adds.
  */
 import { spawnSync } from 'node:child_process';
@@ -59,7 +61,7 @@ if (values.mode === undefined) {
   for (const r of results) {
     if (r.mode === 'none') continue;
     const ms = r.cpuMsPerFlush - baseline.cpuMsPerFlush;
-    console.log(`  ${r.mode.padEnd(8)} ${ms.toFixed(1).padStart(6)} ms a flush  ${((ms * 1000) / events).toFixed(2).padStart(6)} µs an event  merges held ≤ ${r.mergeMemoryMb.toFixed(0)} MB`);
+    console.log(`  ${r.mode.padEnd(8)} ${ms.toFixed(1).padStart(6)} ms a flush  ${((ms * 1000) / events).toFixed(2).padStart(6)} µs an event  merges held ≤ ${r.mergeMemoryMb.toFixed(0)} MB  RSS outside V8 and buffers mean ${r.nativeMeanMb.toFixed(0)}, peak ${r.nativePeakMb.toFixed(0)} MB`);
   }
   process.exit(0);
 }
@@ -118,9 +120,13 @@ try {
   const mode = values.mode;
   const before = process.cpuUsage();
   let mergeMemory = 0;
+  const rss = [];
   const sampleMerges = async () => {
     const [row] = await store.query('SELECT sum(memory_usage) AS bytes FROM system.merges');
     mergeMemory = Math.max(mergeMemory, Number(row?.bytes) || 0);
+    // What neither V8's heap nor Node's buffers (the inserts made up front) hold: chDB's memory.
+    const m = process.memoryUsage();
+    rss.push(m.rss - m.heapTotal - m.external);
   };
   for (let i = 0; i < flushes; i++) {
     const [ev, r1m] = inserts[i];
@@ -140,7 +146,8 @@ try {
   }
   const cpu = process.cpuUsage(before);
   await store.close();
-  console.log(JSON.stringify({ mode, rows: eventsInsert.rows, partials: rollupInsert.rows, cpuMsPerFlush: (cpu.user + cpu.system) / 1000 / flushes, mergeMemoryMb: mergeMemory / 1e6 }));
+  console.log(JSON.stringify({ mode, rows: eventsInsert.rows, partials: rollupInsert.rows, cpuMsPerFlush: (cpu.user + cpu.system) / 1000 / flushes, mergeMemoryMb: mergeMemory / 1e6,
+    nativeMeanMb: rss.reduce((a, b) => a + b, 0) / rss.length / 1e6, nativePeakMb: Math.max(...rss) / 1e6 }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -138,8 +138,13 @@ function apply(decoded, state, busTime) {
   }
 }
 
+/** Shard: the accepted events' rows into the events body (a shard's actors hand each over as they accept it). */
 function rowBinary(state) {
-  for (const p of state.values()) p.body.catchUp(p.actors.pendingAccepted());
+  for (const p of state.values()) {
+    const { events, streamIds, partition } = p.actors.pendingAccepted();
+    for (let i = p.written; i < events.length; i++) p.body.write(events[i], streamIds[i], partition);
+    p.written = events.length;
+  }
 }
 
 /** Shard: at FLUSH_EVENTS a partition drains; its minute partials are encoded, its ids logged. */
@@ -149,6 +154,7 @@ function drainAndEncode(state, force) {
     if (!force && p.since < FLUSH_EVENTS) continue;
     const batch = p.actors.drain();
     const events = p.body.take();
+    p.written = 0;
     bytes += events === null ? 0 : events.body.byteLength;
     for (const insert of encodePartials('rollup_1m', batch.rollup1m, 'RowBinary')) bytes += insert.body.byteLength;
     p.dedupLog.push(batch.accepted);
@@ -186,7 +192,7 @@ function runRound() {
   };
   const state = new Map();
   for (const region of REGIONS)
-    for (let p = 0; p < PARTITIONS; p++) state.set(`${region}:${p}`, { actors: new PartitionActors(p, { dedupHorizonMs: 600_000, idleMs: 600_000 }), body: new EventsBodyWriter(), since: 0, dedupLog: [] });
+    for (let p = 0; p < PARTITIONS; p++) state.set(`${region}:${p}`, { actors: new PartitionActors(p, { dedupHorizonMs: 600_000, idleMs: 600_000 }), body: new EventsBodyWriter(), written: 0, since: 0, dedupLog: [] });
   // The frames flow through in steps: what a gateway holds between appends, what a shard reads at once.
   let busTime = now;
   let accepted = 0;

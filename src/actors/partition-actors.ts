@@ -19,24 +19,38 @@ import { expandReadingRows, type CanonicalEvent, type ReadingRow } from '../cont
 import { DEFAULT_DEDUP_MAX_IDS_PER_PARTITION, DedupIndex, type DedupIndexStats } from './dedup-index.js';
 import { DeviceActor } from './device-actor.js';
 import { DEFAULT_DIGEST_SIZE } from './quantile-digest.js';
-import type { AcceptedEvents, ActorOptions, DedupRecord, DroppedDuplicate, FlushBatch } from './types.js';
+import type { AcceptedEvents, AcceptedEventWriter, ActorOptions, DedupRecord, DroppedDuplicate, FlushBatch } from './types.js';
 import { MINUTE_MS, WindowAggregator } from './window-aggregator.js';
+
+const DAY_MS = 86_400_000;
 
 export class PartitionActors {
   private readonly actors = new Map<string, DeviceActor>();
   private readonly dedup: DedupIndex;
   private readonly minutes: WindowAggregator;
-  /** The accepted events of the batch being filled, with their stream ids (rows unexpanded). */
+  /**
+   * The accepted events of the batch being filled, with their stream ids (rows unexpanded);
+   * empty when a writer takes them.
+   */
   private pending: { events: CanonicalEvent[]; streamIds: string[]; partition: number };
   private rowCount = 0;
+  private ingestTimes: number[] = [];
+  /** Reading rows per UTC day (epoch day) of event time. */
+  private dayRows = new Map<number, number>();
   private accepted: DedupRecord[] = [];
   private duplicates = 0;
   private dropped: DroppedDuplicate[] = [];
   private late = 0;
 
+  /**
+   * `writer`: where accepted events go as they are accepted; the batch then keeps only their
+   * counts, ingest times and ids (about 390 B an event less until the flush, measured on bus
+   * decoded events) and its `rows` are not available. Without one the batch keeps the events.
+   */
   constructor(
     readonly partition: number,
     private readonly options: ActorOptions,
+    private readonly writer?: AcceptedEventWriter,
   ) {
     const digestSize = options.digestSize ?? DEFAULT_DIGEST_SIZE;
     this.dedup = new DedupIndex({ horizonMs: options.dedupHorizonMs, maxIds: options.dedupMaxIds ?? DEFAULT_DEDUP_MAX_IDS_PER_PARTITION });
@@ -58,8 +72,14 @@ export class PartitionActors {
       actor.accept(event);
       if (late) this.late++;
       this.accepted.push({ deviceId: event.deviceId, eventId: event.eventId, busTime });
-      this.pending.events.push(event);
-      this.pending.streamIds.push(streamId);
+      if (this.writer !== undefined) this.writer.write(event, streamId, this.partition);
+      else {
+        this.pending.events.push(event);
+        this.pending.streamIds.push(streamId);
+      }
+      this.ingestTimes.push(event.ingestTime);
+      const day = Math.floor(event.eventTime / DAY_MS);
+      this.dayRows.set(day, (this.dayRows.get(day) ?? 0) + event.readings.length);
       this.rowCount += event.readings.length;
       for (const r of event.readings) {
         this.minutes.add(event.deviceId, r.sensorType, event.eventTime, r.value, r.weight);
@@ -70,13 +90,18 @@ export class PartitionActors {
   /** Everything since the previous drain, in a deterministic order; the output starts empty. */
   drain(): FlushBatch {
     const events = this.pending;
+    const rowCount = this.rowCount;
+    const written = this.writer !== undefined;
     let rows: ReadingRow[] | undefined;
     const batch: FlushBatch = {
       events,
-      rowCount: this.rowCount,
+      rowCount,
       get rows(): ReadingRow[] {
+        if (written && rowCount > 0) throw new Error('the rows of this batch went to its writer as its events were accepted');
         return (rows ??= expandReadingRows(events.events, events.streamIds, events.partition));
       },
+      ingestTimes: this.ingestTimes,
+      rowsPerDay: [...this.dayRows].sort((a, b) => a[0] - b[0]),
       rollup1m: this.minutes.drain(),
       accepted: this.accepted,
       dedupFloor: this.dedup.restoreFloor,
@@ -87,6 +112,8 @@ export class PartitionActors {
     this.dropped = [];
     this.pending = { events: [], streamIds: [], partition: this.partition };
     this.rowCount = 0;
+    this.ingestTimes = [];
+    this.dayRows = new Map();
     this.accepted = [];
     this.duplicates = 0;
     this.late = 0;
@@ -95,7 +122,7 @@ export class PartitionActors {
 
   /**
    * The accepted events of the batch being filled, in drain order: the same lists until
-   * drain(), only ever appended to (the runtime encodes their rows as they come).
+   * drain(), only ever appended to; empty when a writer takes the events.
    */
   pendingAccepted(): AcceptedEvents {
     return this.pending;

@@ -52,14 +52,33 @@ export interface AcceptedEvents {
   readonly partition: number;
 }
 
+/**
+ * Where a partition's accepted events go as they are accepted, when the batch does not keep
+ * them until its flush: the shard's EventsBodyWriter writes their rows into the `events`
+ * insert, and the event objects are garbage at once instead of surviving to the flush.
+ */
+export interface AcceptedEventWriter {
+  write(event: CanonicalEvent, streamId: string, partition: number): void;
+}
+
 /** Everything one flush writes, in a deterministic order. */
 export interface FlushBatch {
-  /** The accepted events whose reading rows this flush writes. */
+  /**
+   * The accepted events whose reading rows this flush writes; empty lists when they went to
+   * an AcceptedEventWriter as they were accepted.
+   */
   events: AcceptedEvents;
   /** Reading rows of those events (Σ readings). */
   rowCount: number;
-  /** The reading rows themselves, expanded from `events` when first read (and kept). */
+  /**
+   * The reading rows themselves, expanded from `events` when first read (and kept). Throws
+   * when the events went to a writer (their rows are in its insert, not here).
+   */
   readonly rows: ReadingRow[];
+  /** Ingest time of each accepted event, in acceptance order (visibility at the commit). */
+  ingestTimes: number[];
+  /** Reading rows per UTC day of event time, days ascending (the archive's objects). */
+  rowsPerDay: [day: number, rows: number][];
   /** Minute partials; ClickHouse also rolls them into their hours (clickhouse-schema.ts). */
   rollup1m: WindowPartial[];
   /** Ids accepted since the previous drain, in acceptance order (for the dedup log). */

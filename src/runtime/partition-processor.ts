@@ -27,7 +27,7 @@ import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js'
 import { EventsBodyWriter, encodeBatch, encodePartials } from '../sinks/batch-encoder.js';
 import { windowReadings, type WindowSource } from '../sinks/queries.js';
 import type { ObjectStore } from '../sinks/object-store.js';
-import { archiveObjects, archiveObjectsEncodedBy, rowsPerDay, type ArchiveObject } from '../sinks/raw-archive.js';
+import { archiveObjects, archiveObjectsEncodedBy, type ArchiveObject } from '../sinks/raw-archive.js';
 import type { Redis } from 'ioredis';
 import { HOUR_MS, countByHour } from './audit-counters.js';
 import { CheckpointStore, type StreamEntry } from './checkpoint-store.js';
@@ -126,7 +126,7 @@ export class PartitionProcessor {
   private eventsPerEntry = MAX_EVENTS_PER_ENTRY;
   /** Events decoded from bus entries since start (for eventsPerEntry). */
   private decodedEvents = 0;
-  /** The batch's RowBinary events insert, written after each read (null: the store takes another format). */
+  /** The batch's RowBinary events insert, written as events are accepted (null: the store takes another format). */
   private readonly eventsBody: EventsBodyWriter | null;
 
   constructor(private readonly deps: PartitionProcessorDeps) {
@@ -138,8 +138,8 @@ export class PartitionProcessor {
     this.checkpoint = new CheckpointStore(deps.redis, deps.keys.partition(deps.region, deps.partition), deps.epoch, deps.consumer, (hour) =>
       deps.keys.duplicateCounts(deps.region, deps.partition, hour),
     );
-    this.actors = new PartitionActors(deps.partition, deps.actorOptions);
     this.eventsBody = deps.analytics.insertFormat === 'RowBinary' ? new EventsBodyWriter() : null;
+    this.actors = new PartitionActors(deps.partition, deps.actorOptions, this.eventsBody ?? undefined);
   }
 
   get streamKey(): string {
@@ -239,8 +239,6 @@ export class PartitionProcessor {
       this.unflushedTo = id;
     }
     if (stale.length) await this.checkpoint.ack(stale).catch((err) => this.onError(err, 'ack'));
-    // Encode what was just applied now, between reads, rather than all of it when the flush starts.
-    this.eventsBody?.catchUp(this.actors.pendingAccepted());
     if (entries.length > 0) {
       const perEntry = Math.max(1, (this.decodedEvents - decodedBefore) / entries.length);
       this.eventsPerEntry = perEntry >= this.eventsPerEntry ? perEntry : 0.8 * this.eventsPerEntry + 0.2 * perEntry;
@@ -350,9 +348,8 @@ export class PartitionProcessor {
     return this.flushing;
   }
 
-  /** Drain the actors, with the batch's events insert if it was written as the rows came. */
+  /** Drain the actors, with the batch's events insert if it was written as the events came. */
   private drainBatch(): { batch: FlushBatch; events: EncodedInsert | null } {
-    this.eventsBody?.catchUp(this.actors.pendingAccepted());
     const batch = this.actors.drain();
     return { batch, events: this.eventsBody?.take() ?? null };
   }
@@ -454,7 +451,7 @@ export class PartitionProcessor {
     const events = inserts.find((ins) => ins.table === 'events');
     if (analytics.archiveParquet && events?.format === 'RowBinary') {
       // Only the rows per day are needed here: the store encodes the objects from the insert.
-      return archiveObjectsEncodedBy(this.region, this.partition, from, to, rowsPerDay(batch.events.events), (days) => analytics.archiveParquet!(events, days));
+      return archiveObjectsEncodedBy(this.region, this.partition, from, to, batch.rowsPerDay, (days) => analytics.archiveParquet!(events, days));
     }
     return archiveObjects(this.region, this.partition, from, to, batch.rows);
   }
@@ -519,7 +516,7 @@ export class PartitionProcessor {
     // lastFlushAt is when this batch was drained; 0 for the re-run of a previous owner's intent.
     const oldest = batch.accepted[0];
     if (oldest && this.lastFlushAt >= oldest.busTime) m.aggregationLatency.observe(labels, (this.lastFlushAt - oldest.busTime) / 1000);
-    for (const e of batch.events.events) m.visibility.observe(labels, (now - e.ingestTime) / 1000);
+    for (const ingestTime of batch.ingestTimes) m.visibility.observe(labels, (now - ingestTime) / 1000);
     const dropped = this.actors.passivate(busTimeOf(to));
     if (dropped.length) m.passivated.inc(labels, dropped.length);
     const partitionLabels = { region: this.region, partition: String(this.partition) };

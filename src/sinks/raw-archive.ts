@@ -193,19 +193,6 @@ function rowsByDay(rows: readonly ReadingRow[]): [number, ReadingRow[]][] {
   return [...byDay].sort((a, b) => a[0] - b[0]);
 }
 
-/**
- * The reading rows of each UTC event day (epoch day number) of events, days ascending:
- * what archiveObjectsEncodedBy needs of a flush, without expanding its rows.
- */
-export function rowsPerDay(events: readonly { eventTime: number; readings: readonly unknown[] }[]): [day: number, rows: number][] {
-  const byDay = new Map<number, number>();
-  for (const e of events) {
-    const day = Math.floor(e.eventTime / DAY_MS);
-    byDay.set(day, (byDay.get(day) ?? 0) + e.readings.length);
-  }
-  return [...byDay].sort((a, b) => a[0] - b[0]);
-}
-
 /** One object per day, its body from `bodyOf`; keys name the flush's offset range. */
 function toObjects(
   region: string,

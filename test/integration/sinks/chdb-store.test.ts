@@ -16,7 +16,7 @@ import { encodeBatch } from '../../../src/sinks/batch-encoder.js';
 import { ChdbStore } from '../../../src/sinks/chdb-store.js';
 import { schemaStatements } from '../../../src/sinks/clickhouse-schema.js';
 import { queryEvents, queryRollups, tableStats, tallyRolledUp, tallyStoredEvents } from '../../../src/sinks/queries.js';
-import { archiveObjects, archiveObjectsEncodedBy, readArchiveObject, rowsPerDay } from '../../../src/sinks/raw-archive.js';
+import { DAY_MS, archiveObjects, archiveObjectsEncodedBy, readArchiveObject } from '../../../src/sinks/raw-archive.js';
 import { partialOf } from '../../unit/sinks/arbitraries.js';
 
 const MIN = 60_000;
@@ -352,7 +352,9 @@ describe('ChdbStore', () => {
     }
     const [events] = encodeBatch(batchOf(rows), 'RowBinary');
     expect(events?.table).toBe('events');
-    const days = rowsPerDay(rows.map((r) => ({ eventTime: r.eventTime, readings: [r] })));
+    const byDay = new Map<number, number>();
+    for (const r of rows) byDay.set(Math.floor(r.eventTime / DAY_MS), (byDay.get(Math.floor(r.eventTime / DAY_MS)) ?? 0) + 1);
+    const days = [...byDay].sort((a, b) => a[0] - b[0]);
     const bySql = await archiveObjectsEncodedBy('us-east', 2, '1-0', '9-0', days, (d) => store.archiveParquet(events!, d));
     const byJs = archiveObjects('us-east', 2, '1-0', '9-0', rows);
     expect(bySql.map((o) => [o.key, o.rows])).toEqual(byJs.map((o) => [o.key, o.rows]));

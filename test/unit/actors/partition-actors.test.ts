@@ -112,6 +112,34 @@ describe('PartitionActors', () => {
     );
   });
 
+  it('hands accepted events to a writer as it accepts them, keeping only their ids, counts, ingest times and days', () => {
+    const scenario = distinctEventsArb(30).chain((events) => deliveriesArb(events, 2_000));
+    fc.assert(
+      fc.property(scenario, (entries) => {
+        const kept = run(new PartitionActors(2, OPTIONS), entries);
+        const written: { eventId: string; streamId: string; partition: number }[] = [];
+        const writer = { write: (e: CanonicalEvent, streamId: string, partition: number) => void written.push({ eventId: e.eventId, streamId, partition }) };
+        const handed = run(new PartitionActors(2, OPTIONS, writer), entries);
+
+        expect(written).toEqual(kept.flatMap((b) => b.events.events.map((e, i) => ({ eventId: e.eventId, streamId: b.events.streamIds[i], partition: 2 }))));
+        expect(handed.map((b) => b.rowCount)).toEqual(kept.map((b) => b.rowCount));
+        expect(handed.map((b) => b.accepted)).toEqual(kept.map((b) => b.accepted));
+        for (const [i, b] of handed.entries()) {
+          const k = kept[i]!;
+          expect(b.events.events).toEqual([]);
+          expect(b.ingestTimes).toEqual(k.events.events.map((e) => e.ingestTime));
+          const days = new Map<number, number>();
+          for (const e of k.events.events) days.set(Math.floor(e.eventTime / 86_400_000), (days.get(Math.floor(e.eventTime / 86_400_000)) ?? 0) + e.readings.length);
+          expect(b.rowsPerDay).toEqual([...days].sort((x, y) => x[0] - y[0]));
+          expect(k.rowsPerDay).toEqual(b.rowsPerDay);
+          if (b.rowCount > 0) expect(() => b.rows).toThrow(/went to its writer/);
+          else expect(b.rows).toEqual([]);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps or drops all readings of a v2 event together', () => {
     const actors = new PartitionActors(0, OPTIONS);
     const readings = [
