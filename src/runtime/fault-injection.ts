@@ -11,10 +11,15 @@ import type { AnalyticsStore, EncodedInsert } from '../sinks/analytics-store.js'
 import type { ObjectInfo, ObjectStore } from '../sinks/object-store.js';
 
 class FaultyAnalyticsStore implements AnalyticsStore {
+  /** The inner store's archive encoder, if it has one: encoding is not a sink write, it never fails here. */
+  readonly archiveParquet?: (insert: EncodedInsert, days: readonly number[]) => Promise<Uint8Array[]>;
+
   constructor(
     private readonly inner: AnalyticsStore,
     private readonly down: () => boolean,
-  ) {}
+  ) {
+    if (inner.archiveParquet) this.archiveParquet = (insert, days) => inner.archiveParquet!(insert, days);
+  }
   get kind(): AnalyticsStore['kind'] {
     return this.inner.kind;
   }

@@ -126,7 +126,10 @@ export class PartitionProcessor {
   private eventsPerEntry = MAX_EVENTS_PER_ENTRY;
   /** Events decoded from bus entries since start (for eventsPerEntry). */
   private decodedEvents = 0;
-  /** The batch's RowBinary events insert, written as events are accepted (null: the store takes another format). */
+  /**
+   * The batch's RowBinary events insert, written as events are accepted (null: the store takes
+   * another format or does not encode the archive, and the insert is encoded at the flush).
+   */
   private readonly eventsBody: EventsBodyWriter | null;
 
   constructor(private readonly deps: PartitionProcessorDeps) {
@@ -138,7 +141,9 @@ export class PartitionProcessor {
     this.checkpoint = new CheckpointStore(deps.redis, deps.keys.partition(deps.region, deps.partition), deps.epoch, deps.consumer, (hour) =>
       deps.keys.duplicateCounts(deps.region, deps.partition, hour),
     );
-    this.eventsBody = deps.analytics.insertFormat === 'RowBinary' ? new EventsBodyWriter() : null;
+    // The events go straight into the insert where the store also encodes the archive from it;
+    // a store that leaves the archive to JavaScript needs the batch to keep them (its rows).
+    this.eventsBody = deps.analytics.insertFormat === 'RowBinary' && deps.analytics.archiveParquet !== undefined ? new EventsBodyWriter() : null;
     this.actors = new PartitionActors(deps.partition, deps.actorOptions, this.eventsBody ?? undefined);
   }
 

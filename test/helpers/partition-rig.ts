@@ -142,6 +142,8 @@ export class PartitionRig {
     private readonly maxEvents = 20_000,
     /** Dedup horizon, capacity and passivation of every owner. */
     private readonly actorOptions: ActorOptions = ACTOR_OPTIONS,
+    /** The store encodes the archive from the events insert (chDB); false: JavaScript encodes it from the rows. */
+    private readonly storeEncodesArchive = true,
   ) {
     this.region = `run-${run}`;
     this.keys = new Keys(`mbt-${process.pid}-${run}`);
@@ -295,8 +297,11 @@ export class PartitionRig {
   private build(epoch: number): Owner {
     const gate = new CrashGate();
     const { store, objects } = this.services;
+    // As the shards' store proxy: RowBinary inserts, the archive encoded by chDB from them.
     const analytics: AnalyticsStore = {
       kind: store.kind,
+      insertFormat: store.insertFormat,
+      ...(this.storeEncodesArchive ? { archiveParquet: (insert: EncodedInsert, days: readonly number[]) => store.archiveParquet(insert, days) } : {}),
       init: (regions) => store.init(regions),
       insert: async (region, insert, token) => {
         // Torn: the token recorded, but with a part that is not the batch's rows (one stray row).
