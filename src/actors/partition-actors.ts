@@ -64,19 +64,25 @@ export class PartitionActors {
       const actor = this.actor(event.deviceId);
       actor.touch(busTime);
       const late = actor.isLate(event.eventTime);
-      if (!this.dedup.offer(event.deviceId, event.eventId, busTime)) {
+      // With a writer, the event is written before anything records it as accepted: if it
+      // cannot be written, the call throws with the event still new (the runtime retries the
+      // device, then dead-letters it), never remembered as seen with no rows stored.
+      const isNew = this.writer === undefined ? this.dedup.offer(event.deviceId, event.eventId, busTime) : !this.dedup.has(event.deviceId, event.eventId, busTime);
+      if (!isNew) {
         this.duplicates++;
         this.dropped.push({ deviceId: event.deviceId, eventTime: event.eventTime, readings: event.readings.length });
         continue;
       }
-      actor.accept(event);
-      if (late) this.late++;
-      this.accepted.push({ deviceId: event.deviceId, eventId: event.eventId, busTime });
-      if (this.writer !== undefined) this.writer.write(event, streamId, this.partition);
-      else {
+      if (this.writer !== undefined) {
+        this.writer.write(event, streamId, this.partition);
+        this.dedup.add(event.deviceId, event.eventId, busTime);
+      } else {
         this.pending.events.push(event);
         this.pending.streamIds.push(streamId);
       }
+      actor.accept(event);
+      if (late) this.late++;
+      this.accepted.push({ deviceId: event.deviceId, eventId: event.eventId, busTime });
       this.ingestTimes.push(event.ingestTime);
       const day = Math.floor(event.eventTime / DAY_MS);
       this.dayRows.set(day, (this.dayRows.get(day) ?? 0) + event.readings.length);

@@ -27,6 +27,12 @@ export class ByteWriter {
     return this.at;
   }
 
+  /** Drop what was written after the first `length` bytes (a value that failed halfway). */
+  truncate(length: number): void {
+    if (length < 0 || length > this.at) throw new RangeError(`cannot truncate ${this.at} bytes to ${length}`);
+    this.at = length;
+  }
+
   /** The bytes written so far (a view of the writer's buffer: take it last). */
   bytes(): Buffer {
     return this.buf.subarray(0, this.at);

@@ -155,9 +155,20 @@ export class EventsBodyWriter implements AcceptedEventWriter {
   /** Bytes of the last body taken: the next batch starts with room for as much. */
   private lastBytes = 64 * 1024;
 
-  /** Write the rows of one accepted event (PartitionActors calls it as it accepts them). */
+  /**
+   * Write the rows of one accepted event (PartitionActors calls it before it records the event
+   * as accepted). All or nothing: an event that cannot be written (a value outside its column's
+   * type) leaves the body as it was and throws.
+   */
   write(event: CanonicalEvent, streamId: string, partition: number): void {
-    writeEventRows((this.writer ??= new RowBinaryWriter(this.lastBytes)), event, streamId, partition);
+    const w = (this.writer ??= new RowBinaryWriter(this.lastBytes));
+    const before = w.length;
+    try {
+      writeEventRows(w, event, streamId, partition);
+    } catch (err) {
+      w.truncate(before);
+      throw err;
+    }
     this.rows += event.readings.length;
   }
 

@@ -140,6 +140,29 @@ describe('PartitionActors', () => {
     );
   });
 
+  it('leaves an event its writer refused new: not remembered, not counted, accepted when applied again', () => {
+    const events = [0, 1, 2].map((i) => makeEvent({ eventId: `e-${i}`, deviceId: 'd-1', eventTime: BASE_TIME + i * 1000, v2: false, readings: [{ sensorType: 't', value: i, unit: 'C', weight: 1 }] }));
+    let refuse = true;
+    const written: string[] = [];
+    const writer = {
+      write: (e: CanonicalEvent) => {
+        if (refuse && e.eventId === 'e-1') throw new RangeError('cannot write e-1');
+        written.push(e.eventId);
+      },
+    };
+    const actors = new PartitionActors(0, OPTIONS, writer);
+    expect(() => actors.apply(`${BASE_TIME}-0`, BASE_TIME, events)).toThrow(/cannot write e-1/);
+    expect(actors.pendingEvents()).toBe(1);
+    refuse = false;
+    actors.apply(`${BASE_TIME}-0`, BASE_TIME, events);
+    const batch = actors.drain();
+    expect(written).toEqual(['e-0', 'e-1', 'e-2']);
+    expect(batch.accepted.map((r) => r.eventId)).toEqual(['e-0', 'e-1', 'e-2']);
+    expect(batch.rowCount).toBe(3);
+    expect(batch.duplicates).toBe(1);
+    expect(batch.ingestTimes).toHaveLength(3);
+  });
+
   it('keeps or drops all readings of a v2 event together', () => {
     const actors = new PartitionActors(0, OPTIONS);
     const readings = [

@@ -123,6 +123,20 @@ describe('EventsBodyWriter', () => {
     );
   });
 
+  it('writes an event all or nothing: one it cannot write leaves the body as it was', () => {
+    const items = fc.sample(acceptedEvent, 4);
+    const writer = new EventsBodyWriter();
+    writeAll(writer, items.slice(0, 2), 7);
+    const bad = { ...items[2]!.event, eventId: 'not-a-uuid', readings: [...items[2]!.event.readings, ...items[2]!.event.readings] };
+    expect(() => writer.write(bad, items[2]!.streamId, 7)).toThrow(RangeError);
+    writeAll(writer, items.slice(3), 7);
+    const good = [...items.slice(0, 2), ...items.slice(3)];
+    const taken = writer.take();
+    const whole = encodeBatch({ rows: rowsOf(accepted(good, 7)), rollup1m: [] }, 'RowBinary');
+    expect(taken?.rows).toBe(rowsOf(accepted(good, 7)).length);
+    expect(Buffer.compare(Buffer.from(taken!.body), Buffer.from(whole[0]!.body))).toBe(0);
+  });
+
   it('starts each batch empty after take(), and refuses a batch it was not fed', () => {
     const items = fc.sample(acceptedEvent, 5);
     const writer = new EventsBodyWriter();
