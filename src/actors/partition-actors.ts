@@ -1,7 +1,7 @@
 /**
  * All device actors of one (region, partition), the partition's dedup index, and its pending
- * output: the accepted events (their reading rows), 1-minute partials, the ids accepted (for
- * the dedup log) and counters.
+ * output: the accepted events (their reading rows; with a writer, written as they are
+ * accepted instead), 1-minute partials, the ids accepted (for the dedup log) and counters.
  *
  *   entries (streamId, busTime, events) ──apply──▶ DedupIndex.offer ──new──▶ events, windows
  *                                                                   └─dup──▶ duplicates++
