@@ -43,8 +43,8 @@ export interface DroppedDuplicate {
 
 /**
  * The events a batch accepted, in acceptance order, each with the stream entry it came from:
- * its reading rows, not expanded. A shard writes the `events` insert straight from these
- * (EventsBodyWriter) instead of making and keeping an object per reading until the flush.
+ * its reading rows, not expanded. Kept only where no AcceptedEventWriter takes the events as
+ * they are accepted (with chDB the shard's EventsBodyWriter does, and these stay empty).
  */
 export interface AcceptedEvents {
   readonly events: readonly CanonicalEvent[];
