@@ -14,4 +14,5 @@ export { HOUR_MS, MINUTE_MS, WindowAggregator, windowStartOf } from './window-ag
 export { DeviceActor, LATE_AFTER_MS } from './device-actor.js';
 export { DEFAULT_DEDUP_MAX_IDS_PER_PARTITION, DedupIndex, type DedupIndexOptions, type DedupIndexStats } from './dedup-index.js';
 export { PartitionActors } from './partition-actors.js';
+export { AcceptedIds } from './accepted-ids.js';
 export { DropoutTracker, mergeDropouts, type Dropout } from './dropout-tracker.js';

@@ -16,6 +16,7 @@
  * device actors hold only watermarks, so passivating them changes no dedup decision.
  */
 import { expandReadingRows, type CanonicalEvent, type ReadingRow } from '../contracts/canonical-event.js';
+import { AcceptedIds } from './accepted-ids.js';
 import { DEFAULT_DEDUP_MAX_IDS_PER_PARTITION, DedupIndex, type DedupIndexStats } from './dedup-index.js';
 import { DeviceActor } from './device-actor.js';
 import { DEFAULT_DIGEST_SIZE } from './quantile-digest.js';
@@ -37,7 +38,7 @@ export class PartitionActors {
   private ingestTimes: number[] = [];
   /** Reading rows per UTC day (epoch day) of event time. */
   private dayRows = new Map<number, number>();
-  private accepted: DedupRecord[] = [];
+  private accepted = new AcceptedIds();
   private duplicates = 0;
   private dropped: DroppedDuplicate[] = [];
   private late = 0;
@@ -82,7 +83,7 @@ export class PartitionActors {
       }
       actor.accept(event);
       if (late) this.late++;
-      this.accepted.push({ deviceId: event.deviceId, eventId: event.eventId, busTime });
+      this.accepted.push(event.deviceId, event.eventId, busTime);
       this.ingestTimes.push(event.ingestTime);
       const day = Math.floor(event.eventTime / DAY_MS);
       this.dayRows.set(day, (this.dayRows.get(day) ?? 0) + event.readings.length);
@@ -120,7 +121,7 @@ export class PartitionActors {
     this.rowCount = 0;
     this.ingestTimes = [];
     this.dayRows = new Map();
-    this.accepted = [];
+    this.accepted = new AcceptedIds();
     this.duplicates = 0;
     this.late = 0;
     return batch;

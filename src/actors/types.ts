@@ -4,6 +4,7 @@
  * by the stream entries, so a replay of the same entries yields the same output.
  */
 import type { CanonicalEvent, ReadingRow } from '../contracts/canonical-event.js';
+import type { AcceptedIds } from './accepted-ids.js';
 
 /** One centroid of a quantile sketch: mean of `weight` values. */
 export type Centroid = [mean: number, weight: number];
@@ -82,7 +83,7 @@ export interface FlushBatch {
   /** Minute partials; ClickHouse also rolls them into their hours (clickhouse-schema.ts). */
   rollup1m: WindowPartial[];
   /** Ids accepted since the previous drain, in acceptance order (for the dedup log). */
-  accepted: DedupRecord[];
+  accepted: AcceptedIds;
   /**
    * The dedup index's restore floor at the drain (DedupIndex.restoreFloor): ids accepted
    * before this bus time are no longer needed to rebuild it, so the dedup log is trimmed

@@ -21,8 +21,9 @@
  * Format 1 (written before; still read): [[deviceId, [eventId, busTime, ...]], ...].
  */
 import { Packr } from 'msgpackr';
+import type { AcceptedIds } from '../actors/accepted-ids.js';
 import type { DedupRecord } from '../actors/types.js';
-import { UUID_BYTES, uuidText, writeUuidBytes } from '../contracts/uuid-bytes.js';
+import { UUID_BYTES, uuidText } from '../contracts/uuid-bytes.js';
 import { UnrecoverableError } from '../errors.js';
 
 const packr = new Packr({ useRecords: false });
@@ -32,36 +33,46 @@ const FORMAT = 2;
 /** Format 1: [deviceId, [eventId, busTime, eventId, busTime, ...]][] */
 type WireV1 = [string, (string | number)[]][];
 
-export function encodeDedupRecords(records: readonly DedupRecord[]): Buffer | null {
-  if (records.length === 0) return null;
-  const byDevice = new Map<string, DedupRecord[]>();
+/**
+ * The dedup log entry of a flush's accepted ids (null for none). The ids are already bytes
+ * (AcceptedIds); they are regrouped by device with a counting sort, which keeps each device's
+ * acceptance order and the devices' order of first acceptance.
+ */
+export function encodeDedupRecords(accepted: AcceptedIds): Buffer | null {
+  const n = accepted.length;
+  if (n === 0) return null;
+  const devices = accepted.devicesInOrder();
+  // starts[d]: where device d's ids begin in the regrouped order.
+  const starts = new Uint32Array(devices.length + 1);
   let base = Number.POSITIVE_INFINITY;
-  for (const r of records) {
-    let list = byDevice.get(r.deviceId);
-    if (!list) byDevice.set(r.deviceId, (list = []));
-    list.push(r);
-    if (r.busTime < base) base = r.busTime;
+  for (let i = 0; i < n; i++) {
+    (starts[accepted.deviceIndexAt(i) + 1] as number)++;
+    const busTime = accepted.busTimeAt(i);
+    if (busTime < base) base = busTime;
   }
-  // One buffer for every id; each device's ids are a view of it.
-  const all = Buffer.alloc(records.length * UUID_BYTES);
+  for (let d = 0; d < devices.length; d++) (starts[d + 1] as number) += starts[d] as number;
+  const next = starts.slice(0, devices.length);
+  // One buffer for every id, in device order; each device's ids are a view of it.
+  const source = accepted.bytes();
+  const all = Buffer.alloc(n * UUID_BYTES);
+  const deltas = devices.map((_, d) => new Array<number>((starts[d + 1] as number) - (starts[d] as number)));
+  const odd: ((number | string)[] | null)[] = devices.map(() => null);
+  for (let i = 0; i < n; i++) {
+    const d = accepted.deviceIndexAt(i);
+    const slot = next[d] as number;
+    next[d] = slot + 1;
+    const k = slot - (starts[d] as number);
+    for (let b = 0, from = i * UUID_BYTES, to = slot * UUID_BYTES; b < UUID_BYTES; b++) all[to + b] = source[from + b] as number;
+    (deltas[d] as number[])[k] = accepted.busTimeAt(i) - base;
+    const text = accepted.oddIdAt(i);
+    if (text !== undefined) (odd[d] ??= []).push(k, text);
+  }
   const out: unknown[] = [FORMAT, base];
-  let at = 0;
-  for (const [deviceId, list] of byDevice) {
-    const start = at;
-    const deltas = new Array<number>(list.length);
-    let odd: (number | string)[] | null = null;
-    for (let i = 0; i < list.length; i++) {
-      const r = list[i] as DedupRecord;
-      if (!writeUuidBytes(all, at, r.eventId, undefined, true)) {
-        all.fill(0, at, at + UUID_BYTES);
-        (odd ??= []).push(i, r.eventId);
-      }
-      at += UUID_BYTES;
-      deltas[i] = r.busTime - base;
-    }
-    const ids = all.subarray(start, at);
-    out.push(odd === null ? [deviceId, ids, deltas] : [deviceId, ids, deltas, odd]);
-  }
+  devices.forEach((deviceId, d) => {
+    const ids = all.subarray((starts[d] as number) * UUID_BYTES, (starts[d + 1] as number) * UUID_BYTES);
+    const oddIds = odd[d];
+    out.push(oddIds === null || oddIds === undefined ? [deviceId, ids, deltas[d]] : [deviceId, ids, deltas[d], oddIds]);
+  });
   return packr.pack(out);
 }
 

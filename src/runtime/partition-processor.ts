@@ -519,8 +519,8 @@ export class PartitionProcessor {
     m.duplicates.inc(labels, batch.duplicates);
     m.lateEvents.inc(labels, batch.late);
     // lastFlushAt is when this batch was drained; 0 for the re-run of a previous owner's intent.
-    const oldest = batch.accepted[0];
-    if (oldest && this.lastFlushAt >= oldest.busTime) m.aggregationLatency.observe(labels, (this.lastFlushAt - oldest.busTime) / 1000);
+    const oldest = batch.accepted.length > 0 ? batch.accepted.busTimeAt(0) : null;
+    if (oldest !== null && this.lastFlushAt >= oldest) m.aggregationLatency.observe(labels, (this.lastFlushAt - oldest) / 1000);
     for (const ingestTime of batch.ingestTimes) m.visibility.observe(labels, (now - ingestTime) / 1000);
     const dropped = this.actors.passivate(busTimeOf(to));
     if (dropped.length) m.passivated.inc(labels, dropped.length);

@@ -123,7 +123,7 @@ describe('PartitionActors', () => {
 
         expect(written).toEqual(kept.flatMap((b) => b.events.events.map((e, i) => ({ eventId: e.eventId, streamId: b.events.streamIds[i], partition: 2 }))));
         expect(handed.map((b) => b.rowCount)).toEqual(kept.map((b) => b.rowCount));
-        expect(handed.map((b) => b.accepted)).toEqual(kept.map((b) => b.accepted));
+        expect(handed.map((b) => b.accepted.records())).toEqual(kept.map((b) => b.accepted.records()));
         for (const [i, b] of handed.entries()) {
           const k = kept[i]!;
           expect(b.events.events).toEqual([]);
@@ -157,7 +157,7 @@ describe('PartitionActors', () => {
     actors.apply(`${BASE_TIME}-0`, BASE_TIME, events);
     const batch = actors.drain();
     expect(written).toEqual(['e-0', 'e-1', 'e-2']);
-    expect(batch.accepted.map((r) => r.eventId)).toEqual(['e-0', 'e-1', 'e-2']);
+    expect(batch.accepted.records().map((r) => r.eventId)).toEqual(['e-0', 'e-1', 'e-2']);
     expect(batch.rowCount).toBe(3);
     expect(batch.duplicates).toBe(1);
     expect(batch.ingestTimes).toHaveLength(3);
@@ -262,7 +262,7 @@ describe('PartitionActors', () => {
     actors.apply(`${t2}-0`, t2, [ev('first', 'd401')]);
     batch = actors.drain();
     expect(batch.duplicates).toBe(0);
-    expect(batch.accepted).toEqual([{ deviceId: 'd401', eventId: 'first', busTime: t2 }]);
+    expect(batch.accepted.records()).toEqual([{ deviceId: 'd401', eventId: 'first', busTime: t2 }]);
     expect(actors.dedupStats().ids).toBe(12); // the 500 first ids expired, d401's is new
     actors.passivate(t1 + 60_001);
     expect(actors.dedupStats().ids).toBe(1); // only d401/first is inside the horizon
@@ -277,7 +277,7 @@ describe('PartitionActors', () => {
     actors.apply('1002-0', 1002, [ev('d', 'd3')]); // full: a and b (bus time 1000) go
     actors.apply('1003-0', 1003, [ev('a', 'd1'), ev('d', 'd3')]); // a was forgotten, d was not
     const batch = actors.drain();
-    expect(batch.accepted.map((x) => `${x.deviceId}/${x.eventId}`)).toEqual(['d1/a', 'd2/b', 'd1/c', 'd3/d', 'd1/a']);
+    expect(batch.accepted.records().map((x) => `${x.deviceId}/${x.eventId}`)).toEqual(['d1/a', 'd2/b', 'd1/c', 'd3/d', 'd1/a']);
     expect(batch.duplicates).toBe(1);
     expect(actors.dedupStats()).toMatchObject({ ids: 3, maxIds: 3, evicted: 2 });
   });
@@ -296,9 +296,9 @@ describe('PartitionActors', () => {
     // The runtime trims the log below 1001: the first flush's entry goes, the second's stays
     // whole, b included. Restored with its floor, b is skipped as the live index forgot it.
     const restored = new PartitionActors(0, options);
-    restored.restore(second.accepted, second.dedupFloor);
+    restored.restore(second.accepted.records(), second.dedupFloor);
     for (const actors of [live, restored]) actors.apply('1002-0', 1002, [ev('b'), ev('c')]);
-    expect(restored.drain().accepted.map((x) => x.eventId)).toEqual(['b']);
-    expect(live.drain().accepted.map((x) => x.eventId)).toEqual(['b']);
+    expect(restored.drain().accepted.records().map((x) => x.eventId)).toEqual(['b']);
+    expect(live.drain().accepted.records().map((x) => x.eventId)).toEqual(['b']);
   });
 });

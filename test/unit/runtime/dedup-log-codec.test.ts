@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { AcceptedIds } from '../../../src/actors/accepted-ids.js';
 import type { DedupRecord } from '../../../src/actors/types.js';
 import { UnrecoverableError } from '../../../src/errors.js';
 import { decodeDedupRecords, encodeDedupRecords } from '../../../src/runtime/dedup-log-codec.js';
@@ -40,7 +41,7 @@ describe('dedup log codec', () => {
   it('gives back every record exactly, grouped by device in each device’s order', () => {
     fc.assert(
       fc.property(fc.array(recordArb, { minLength: 1, maxLength: 200 }), (records) => {
-        const payload = encodeDedupRecords(records);
+        const payload = encodeDedupRecords(AcceptedIds.of(records));
         expect(payload).not.toBeNull();
         expect(decodeDedupRecords(payload!)).toEqual(groupedByDevice(records));
       }),
@@ -48,7 +49,7 @@ describe('dedup log codec', () => {
   });
 
   it('writes nothing for a flush that accepted nothing', () => {
-    expect(encodeDedupRecords([])).toBeNull();
+    expect(encodeDedupRecords(new AcceptedIds())).toBeNull();
   });
 
   it('still reads entries of the first format', () => {
@@ -69,7 +70,7 @@ describe('dedup log codec', () => {
       eventId: `0b7c7c1e-${String(i % 10_000).padStart(4, '0')}-4000-8000-${String(i).padStart(12, '0')}`,
       busTime: BUS + Math.floor(i / 10),
     }));
-    const bytes = encodeDedupRecords(records)!.length;
+    const bytes = encodeDedupRecords(AcceptedIds.of(records))!.length;
     // Format 1 took 52 bytes an id here (36 of text, 9 of bus time, device ids and framing);
     // format 2 takes 16 for the id, 1-3 for the bus time, and the same device ids.
     expect(bytes / records.length).toBeLessThan(26);
