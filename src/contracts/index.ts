@@ -3,7 +3,7 @@
  * codec, and device tokens. Re-exported by name.
  */
 export { toReadingRows, type CanonicalEvent, type Reading, type ReadingRow } from './canonical-event.js';
-export type { DeviceIdentity, FrameResult, Rejection, ValidationContext } from './types.js';
+export type { AcceptedRef, DeviceIdentity, FrameResult, Rejection, ValidationContext } from './types.js';
 export { EventValidator } from './event-validator.js';
 export { isRejection } from './rejection.js';
 export { ackMessage, processFrame } from './frame.js';

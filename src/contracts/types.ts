@@ -53,9 +53,15 @@ export interface Rejection {
   raw: unknown;
 }
 
-export interface FrameResult {
+/**
+ * What a frame's ack and counters need of an accepted event once it is on its way to the bus
+ * (the gateway keeps these, not the events, while the bus append is in flight).
+ */
+export type AcceptedRef = Pick<CanonicalEvent, 'eventId' | 'deviceId' | 'region' | 'schemaVersion'>;
+
+export interface FrameResult<A extends AcceptedRef = CanonicalEvent> {
   /** The envelope's seq, echoed in the ack; null when the frame had none. */
   seq: number | null;
-  accepted: CanonicalEvent[];
+  accepted: A[];
   rejected: Rejection[];
 }

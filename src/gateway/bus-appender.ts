@@ -48,7 +48,9 @@ interface Chunk {
   key: string;
   region: string;
   partition: number;
+  /** The events to write; emptied once encoded into the entry (their number is then `count`). */
   events: CanonicalEvent[];
+  count: number;
   /** Readings sampled away, counted (for the audit) with this entry. */
   sampledOut: CountedReadings[];
   resolve: () => void;
@@ -93,9 +95,10 @@ export class BusAppender {
     let offset = 0;
     do {
       let chunk = chunks[chunks.length - 1];
-      if (!chunk || chunk.events.length >= this.maxPerEntry) chunks.push((chunk = newChunk(key, region, partition)));
-      const take = Math.min(this.maxPerEntry - chunk.events.length, events.length - offset);
+      if (!chunk || chunk.count >= this.maxPerEntry) chunks.push((chunk = newChunk(key, region, partition)));
+      const take = Math.min(this.maxPerEntry - chunk.count, events.length - offset);
       for (let i = offset; i < offset + take; i++) chunk.events.push(events[i] as CanonicalEvent);
+      chunk.count += take;
       if (offset === 0) for (const s of sampledOut) chunk.sampledOut.push(s);
       offset += take;
       touched.push(chunk.done);
@@ -184,23 +187,25 @@ export class BusAppender {
         const { keys, argv } = counterArgs(counts, (hour) => this.options.keys.acceptedCounts(chunk.region, chunk.partition, hour));
         const payload = chunk.events.length > 0 ? encodeEvents(chunk.events) : '';
         pipeline.shoalAppend(1 + keys.length, chunk.key, ...keys, payload, COUNTER_TTL_S, ...argv);
+        // Encoded: the events need not wait for Redis's answer (see FrameHandler.start).
+        chunk.events = [];
       }
       const results = await this.withTimeout(pipeline.exec());
       chunks.forEach((chunk, i) => {
         const err = results?.[i]?.[0] ?? (results ? null : new Error('pipeline discarded'));
         if (err) {
-          this.counters.failures += chunk.events.length;
+          this.counters.failures += chunk.count;
           chunk.reject(asRetryable(err, 'bus append failed'));
         } else {
-          if (chunk.events.length > 0) this.counters.entries++;
-          this.counters.events += chunk.events.length;
+          if (chunk.count > 0) this.counters.entries++;
+          this.counters.events += chunk.count;
           chunk.resolve();
         }
       });
     } catch (err) {
       const failure = asRetryable(err, 'bus append failed');
       for (const chunk of chunks) {
-        this.counters.failures += chunk.events.length;
+        this.counters.failures += chunk.count;
         chunk.reject(failure);
       }
     }
@@ -239,7 +244,7 @@ function newChunk(key: string, region: string, partition: number): Chunk {
     resolve = ok;
     reject = fail;
   });
-  return { key, region, partition, events: [], sampledOut: [], resolve, reject, done };
+  return { key, region, partition, events: [], count: 0, sampledOut: [], resolve, reject, done };
 }
 
 /** Throw the first error of a pipeline's results. */

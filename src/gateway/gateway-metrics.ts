@@ -12,8 +12,7 @@
  * `unknown`) and known schema versions, so untrusted input cannot grow the label space.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CanonicalEvent } from '../contracts/canonical-event.js';
-import type { FrameResult, Rejection } from '../contracts/frame.js';
+import type { AcceptedRef, FrameResult, Rejection } from '../contracts/frame.js';
 
 export type Transport = 'ws' | 'http';
 
@@ -64,7 +63,7 @@ export class GatewayMetrics {
    * Count one frame and what its ack reported. `before` is the frame's accepted events before
    * any were refused as OVERLOADED, used only to label those refusals with their schema version.
    */
-  recordFrame(transport: Transport, bytes: number, result: FrameResult, before: readonly CanonicalEvent[] = result.accepted): void {
+  recordFrame(transport: Transport, bytes: number, result: FrameResult<AcceptedRef>, before: readonly AcceptedRef[] = result.accepted): void {
     this.frames.inc({ transport });
     this.bytes.inc(bytes);
     const tally = new Map<string, { region: string; schema_version: string; outcome: string; n: number }>();

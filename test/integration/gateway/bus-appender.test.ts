@@ -5,16 +5,21 @@
  * effect: many concurrent small frames produce far fewer stream entries than frames.
  */
 import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import type { Rejection } from '../../../src/contracts/frame.js';
 import { RejectCode, RetryableError } from '../../../src/errors.js';
 import { BusAppender } from '../../../src/gateway/bus-appender.js';
+import { FrameHandler } from '../../../src/gateway/frame-handler.js';
+import { GatewayStats } from '../../../src/gateway/gateway-stats.js';
 import { HOUR_MS, parseCounterHash } from '../../../src/runtime/audit-counters.js';
 import { Keys } from '../../../src/runtime/keys.js';
 import { partitionOf } from '../../../src/runtime/partitioning.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis.js';
-import { WsDevice, dlqEntries, startGateway, streamEvents, token, v1Event } from './fixtures.js';
+import { WsDevice, dlqEntries, makeConfig, startGateway, streamEvents, token, v1Event } from './fixtures.js';
 
 const REGIONS = ['us-east', 'eu-west'];
 let redis: TestRedis;
@@ -142,5 +147,40 @@ describe('coalescing through the gateway', () => {
     } finally {
       await gw.close();
     }
+  });
+});
+
+describe('a frame waiting for its bus append', () => {
+  it('holds none of its events once they are encoded, and is acked when Redis answers', async () => {
+    // gc() from a context of its own: vitest's workers do not run with --expose-gc.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { appender: bus, keys } = appender({ lingerMs: 0 });
+    // Watch, without keeping, the events the handler hands over.
+    const handed: WeakRef<CanonicalEvent>[] = [];
+    const append = bus.append.bind(bus);
+    bus.append = (region, partition, events, sampledOut) => {
+      for (const e of events) handed.push(new WeakRef(e));
+      return append(region, partition, events, sampledOut);
+    };
+    const handler = new FrameHandler({ config: makeConfig(), appender: bus, stats: new GatewayStats(), logger: pino({ level: 'silent' }), clock: Date.now });
+    const frame = { type: 'events', seq: 7, events: Array.from({ length: 200 }, (_, i) => v1Event(`dev-${i % 5}`, 'us-east')) };
+    // Redis holds every write for a second: the appends stay in flight.
+    const pauser = redis.redis.duplicate();
+    await pauser.call('CLIENT', 'PAUSE', '1000', 'WRITE');
+    try {
+      const outcome = handler.handle(new TextEncoder().encode(JSON.stringify(frame)), false, null, { source: 'ws' });
+      await new Promise((done) => setTimeout(done, 100)); // the appends are written (encoded), not answered
+      gc();
+      expect(handed).toHaveLength(200);
+      expect(handed.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+      const { ack, result } = await outcome;
+      expect(JSON.parse(ack)).toEqual({ type: 'ack', seq: 7, accepted: 200, rejected: [] });
+      expect(result.accepted.map((e) => e.eventId)).toEqual(frame.events.map((e) => e['event_id']));
+    } finally {
+      pauser.disconnect();
+    }
+    const stored = (await Promise.all([0, 1, 2, 3].map((p) => streamEvents(redis.redis, keys.partition('us-east', p).stream)))).flat();
+    expect(stored.flatMap((entry) => entry.events).map((e) => e.eventId).sort()).toEqual(frame.events.map((e) => e['event_id'] as string).sort());
   });
 });
