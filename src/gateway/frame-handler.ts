@@ -107,7 +107,8 @@ export class FrameHandler {
    * so `payload` may be a view that the caller invalidates once this returns.
    * With `shed`, accepted events are not appended but refused as OVERLOADED.
    */
-  handle(payload: Uint8Array, binary: boolean, identity: DeviceIdentity | null, meta: DlqMeta, shed = false): Promise<FrameOutcome> {
+  async handle(payload: Uint8Array, binary: boolean, identity: DeviceIdentity | null, meta: DlqMeta, shed = false): Promise<FrameOutcome> {
+    // start() runs before the first await (payload may be a view the caller reclaims after).
     return this.finish(this.start(payload, binary, identity, meta, shed));
   }
 
