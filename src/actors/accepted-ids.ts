@@ -6,7 +6,7 @@
  * they outlive the young generation. Kept as objects (a `DedupRecord` and its id string
  * each, ~140 B) every one of them was copied by two scavenges, promoted, then marked and
  * swept by a full collection: about 50,000 of them, ~10 MB, were live in a shard's heap at
- * 50k events/s (heap snapshot). Here they are four typed arrays that grow by doubling,
+ * 50k events/s (heap snapshot). Here they are three typed arrays that grow by doubling,
  * 28 B an id outside the JavaScript heap, and one string per device.
  *
  * An id that is not a lower-case canonical UUID (the gateway lowercases ids, so only ids
