@@ -63,7 +63,7 @@ export interface FrameHandlerDeps {
 interface Group {
   region: string;
   partition: number;
-  /** What to append: the accepted events, sampled when the partition is under soft pressure. */
+  /** What to append: the accepted events, sampled when the partition is under soft pressure; emptied once handed to the appender. */
   events: CanonicalEvent[];
   /** Positions in FrameResult.accepted of every accepted event of the group (sampled away or not). */
   positions: number[];
@@ -271,11 +271,12 @@ function wholeFrame(code: RejectCode, detail: string, identity: DeviceIdentity |
   return { index: null, eventId: null, code, message: `${code}: ${detail}`, deviceId: identity?.deviceId ?? null, region: identity?.region ?? null, raw };
 }
 
-/** Move the events of failed groups from accepted to rejected (OVERLOADED, at their frame index). */
+/** What a frame in flight keeps of an accepted event (FrameHandler.start). */
 function acceptedRef(e: CanonicalEvent): AcceptedRef {
   return { eventId: e.eventId, deviceId: e.deviceId, region: e.region, schemaVersion: e.schemaVersion };
 }
 
+/** Move the events of failed groups from accepted to rejected (OVERLOADED, at their frame index). */
 function overload(result: FrameResult<AcceptedRef>, failed: readonly Group[], reason: string): FrameResult<AcceptedRef> {
   const out = new Set<number>();
   for (const g of failed) for (const p of g.positions) out.add(p);

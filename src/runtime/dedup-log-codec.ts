@@ -71,7 +71,7 @@ export function encodeDedupRecords(accepted: AcceptedIds): Buffer | null {
   devices.forEach((deviceId, d) => {
     const ids = all.subarray((starts[d] as number) * UUID_BYTES, (starts[d + 1] as number) * UUID_BYTES);
     const oddIds = odd[d];
-    out.push(oddIds === null || oddIds === undefined ? [deviceId, ids, deltas[d]] : [deviceId, ids, deltas[d], oddIds]);
+    out.push(oddIds ? [deviceId, ids, deltas[d], oddIds] : [deviceId, ids, deltas[d]]);
   });
   return packr.pack(out);
 }
