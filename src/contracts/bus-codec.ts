@@ -72,86 +72,142 @@ function unzigzag(z: number): number {
   return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
 }
 
-/** One writer and one string index for every entry this thread encodes. */
-const writer = new ByteWriter(256 * 1024);
-const stringIndex = new Map<string, number>();
-const strings: string[] = [];
-
-function indexOf(s: string): number {
-  let i = stringIndex.get(s);
-  if (i === undefined) {
-    i = strings.length;
-    stringIndex.set(s, i);
-    strings.push(s);
-  }
-  return i;
-}
+/** Writers of finished entries, kept for the next ones (each entry copies its bytes out). */
+const spareWriters: ByteWriter[] = [];
+const MAX_SPARE_WRITERS = 16;
 
 function isWeighted(readings: readonly Reading[]): boolean {
   for (let j = 0; j < readings.length; j++) if ((readings[j] as Reading).weight !== 1) return true;
   return false;
 }
 
-/** Encode a batch of events as one stream entry payload (a buffer of its own). */
-export function encodeEvents(events: readonly CanonicalEvent[]): Buffer {
-  const w = writer;
-  w.reset();
-  try {
-    w.uint8(BUS_FORMAT_VERSION);
-    w.uint32(0);
-    w.varint(events.length);
-    let ingest = 0;
-    let cid: string | undefined;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as CanonicalEvent;
+function varintBytes(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
+}
+
+/**
+ * One stream entry, written an event at a time: the gateway encodes each frame's events into
+ * the entry of their partition as it appends them, so an event's objects die with its frame's
+ * processing instead of living until the entry is written (BusAppender). The events go first
+ * and the header last: finish() returns the payload, and the encoder is then spent.
+ */
+export class EntryEncoder {
+  private readonly w: ByteWriter;
+  private readonly stringIndex = new Map<string, number>();
+  private readonly strings: string[] = [];
+  /** The ingestTime the next integer time delta is taken from, and the cid in force. */
+  private ingest = 0;
+  private cid: string | undefined;
+  private n = 0;
+  private finished = false;
+
+  constructor() {
+    this.w = spareWriters.pop() ?? new ByteWriter(16 * 1024);
+    this.w.reset();
+  }
+
+  /** Events added so far. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** Encode one event after the others; if it throws, the entry is as it was before. */
+  add(e: CanonicalEvent): void {
+    if (this.finished) throw new Error('this entry is finished');
+    const w = this.w;
+    const start = w.length;
+    const tableLength = this.strings.length;
+    try {
       const readings = e.readings;
       const weighted = isWeighted(readings);
-      const cidChanges = e.cid !== cid;
-      const ingestDelta = zigzag(e.ingestTime - ingest);
+      const cidChanges = e.cid !== this.cid;
+      const ingestDelta = zigzag(e.ingestTime - this.ingest);
       const lag = zigzag(e.eventTime - e.ingestTime);
       const intTimes = ingestDelta >= 0 && lag >= 0 && Number.isSafeInteger(e.ingestTime) && Number.isSafeInteger(e.eventTime);
-      const flagsAt = w.length;
       w.uint8(0);
       let flags = (e.schemaVersion === 2 ? V2 : 0) | (e.seq !== null ? HAS_SEQ : 0) | (weighted ? WEIGHTED : 0) | (cidChanges ? CID_CHANGES : 0);
       if (!w.uuidBytes(e.eventId, undefined, true)) {
         flags |= ID_AS_STRING;
-        w.varint(indexOf(e.eventId));
+        w.varint(this.indexOf(e.eventId));
       }
-      w.varint(indexOf(e.deviceId));
-      w.varint(indexOf(e.region));
-      w.varint(indexOf(e.firmwareVersion));
+      w.varint(this.indexOf(e.deviceId));
+      w.varint(this.indexOf(e.region));
+      w.varint(this.indexOf(e.firmwareVersion));
       if (intTimes) {
         w.varint(ingestDelta);
         w.varint(lag);
-        ingest = e.ingestTime;
       } else {
         flags |= FLOAT_TIMES;
         w.float64(e.ingestTime);
         w.float64(e.eventTime);
       }
       if (e.seq !== null) w.varint(e.seq);
-      if (cidChanges) {
-        w.varint(e.cid === undefined ? 0 : indexOf(e.cid) + 1);
-        cid = e.cid;
-      }
+      if (cidChanges) w.varint(e.cid === undefined ? 0 : this.indexOf(e.cid) + 1);
       w.varint(readings.length);
       for (let j = 0; j < readings.length; j++) {
         const r = readings[j] as Reading;
-        w.varint(indexOf(r.sensorType));
-        w.varint(indexOf(r.unit));
+        w.varint(this.indexOf(r.sensorType));
+        w.varint(this.indexOf(r.unit));
         w.float64(r.value);
         if (weighted) w.varint(r.weight);
       }
-      w.patchUint8(flagsAt, flags);
+      w.patchUint8(start, flags);
+      if (intTimes) this.ingest = e.ingestTime;
+      this.cid = e.cid;
+      this.n++;
+    } catch (err) {
+      w.truncate(start);
+      for (let i = tableLength; i < this.strings.length; i++) this.stringIndex.delete(this.strings[i] as string);
+      this.strings.length = tableLength;
+      throw err;
     }
-    w.patchUint32(TABLE_AT_OFFSET, w.length);
-    w.varint(strings.length);
-    for (const s of strings) w.string(s);
-    return Buffer.from(w.bytes());
-  } finally {
-    stringIndex.clear();
-    strings.length = 0;
   }
+
+  /** The entry payload (a buffer of its own). */
+  finish(): Buffer {
+    if (this.finished) throw new Error('this entry is finished');
+    this.finished = true;
+    const w = this.w;
+    const eventsEnd = w.length;
+    w.varint(this.strings.length);
+    for (const s of this.strings) w.string(s);
+    const head = HEADER_BYTES + varintBytes(this.n);
+    const out = Buffer.allocUnsafe(head + w.length);
+    out[0] = BUS_FORMAT_VERSION;
+    out.writeUInt32LE(head + eventsEnd, TABLE_AT_OFFSET);
+    let at = HEADER_BYTES;
+    for (let v = this.n; ; v = Math.floor(v / 0x80)) {
+      if (v < 0x80) {
+        out[at++] = v;
+        break;
+      }
+      out[at++] = (v % 0x80) | 0x80;
+    }
+    w.bytes().copy(out, head);
+    this.stringIndex.clear();
+    this.strings.length = 0;
+    if (spareWriters.length < MAX_SPARE_WRITERS) spareWriters.push(w);
+    return out;
+  }
+
+  private indexOf(s: string): number {
+    let i = this.stringIndex.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      this.stringIndex.set(s, i);
+      this.strings.push(s);
+    }
+    return i;
+  }
+}
+
+/** Encode a batch of events as one stream entry payload (a buffer of its own). */
+export function encodeEvents(events: readonly CanonicalEvent[]): Buffer {
+  const entry = new EntryEncoder();
+  for (let i = 0; i < events.length; i++) entry.add(events[i] as CanonicalEvent);
+  return entry.finish();
 }
 
 /**

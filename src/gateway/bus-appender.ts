@@ -10,10 +10,10 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
-import { MAX_EVENTS_PER_ENTRY, encodeEvents } from '../contracts/bus-codec.js';
+import { EntryEncoder, MAX_EVENTS_PER_ENTRY } from '../contracts/bus-codec.js';
 import type { Rejection } from '../contracts/frame.js';
 import { RetryableError, errorMessage } from '../errors.js';
-import { COUNTER_TTL_S, counterArgs, countEvents, type CountedReadings } from '../runtime/audit-counters.js';
+import { COUNTER_TTL_S, HourTally, counterArgs, type CountedReadings } from '../runtime/audit-counters.js';
 import type { Keys } from '../runtime/keys.js';
 import { defineScripts } from '../runtime/script-loader.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
@@ -48,11 +48,15 @@ interface Chunk {
   key: string;
   region: string;
   partition: number;
-  /** The events to write; emptied once encoded into the entry (their number is then `count`). */
-  events: CanonicalEvent[];
+  /**
+   * The entry, its events encoded as they are appended: a frame's events then die with its
+   * processing, where waiting as objects for the write (milliseconds, or a whole event-loop
+   * turn of frames under load) they outlived young collections and were promoted.
+   */
+  entry: EntryEncoder;
   count: number;
-  /** Readings sampled away, counted (for the audit) with this entry. */
-  sampledOut: CountedReadings[];
+  /** The audit's accepted counters of the entry's events and of readings sampled away with it. */
+  tally: HourTally;
   resolve: () => void;
   reject: (err: Error) => void;
   done: Promise<void>;
@@ -97,9 +101,22 @@ export class BusAppender {
       let chunk = chunks[chunks.length - 1];
       if (!chunk || chunk.count >= this.maxPerEntry) chunks.push((chunk = newChunk(key, region, partition)));
       const take = Math.min(this.maxPerEntry - chunk.count, events.length - offset);
-      for (let i = offset; i < offset + take; i++) chunk.events.push(events[i] as CanonicalEvent);
-      chunk.count += take;
-      if (offset === 0) for (const s of sampledOut) chunk.sampledOut.push(s);
+      for (let i = offset; i < offset + take; i++) {
+        const e = events[i] as CanonicalEvent;
+        try {
+          chunk.entry.add(e);
+        } catch (err) {
+          // A validated event always encodes: this is a bug, answered like a failed write
+          // (the events of this call already in the entry are written, and come back as
+          // duplicates when the device resends them).
+          this.counters.failures += events.length - i;
+          this.schedule();
+          return Promise.reject(asRetryable(err, 'bus entry encoding failed'));
+        }
+        chunk.tally.event(e.deviceId, e.eventTime, e.readings.length);
+        chunk.count++;
+      }
+      if (offset === 0) for (const s of sampledOut) chunk.tally.sampled(s);
       offset += take;
       touched.push(chunk.done);
     } while (offset < events.length);
@@ -183,12 +200,9 @@ export class BusAppender {
       const pipeline = this.options.redis.pipeline() as ReturnType<Redis['pipeline']> & { shoalAppend: (...args: (string | number | Buffer)[]) => unknown };
       for (const chunk of chunks) {
         // The entry and the audit's accepted counters in one script: both or neither.
-        const counts = countEvents(chunk.events, chunk.sampledOut);
-        const { keys, argv } = counterArgs(counts, (hour) => this.options.keys.acceptedCounts(chunk.region, chunk.partition, hour));
-        const payload = chunk.events.length > 0 ? encodeEvents(chunk.events) : '';
+        const { keys, argv } = counterArgs(chunk.tally.counts(true), (hour) => this.options.keys.acceptedCounts(chunk.region, chunk.partition, hour));
+        const payload = chunk.count > 0 ? chunk.entry.finish() : '';
         pipeline.shoalAppend(1 + keys.length, chunk.key, ...keys, payload, COUNTER_TTL_S, ...argv);
-        // Encoded: the events need not wait for Redis's answer (see FrameHandler.start).
-        chunk.events = [];
       }
       const results = await this.withTimeout(pipeline.exec());
       chunks.forEach((chunk, i) => {
@@ -244,7 +258,7 @@ function newChunk(key: string, region: string, partition: number): Chunk {
     resolve = ok;
     reject = fail;
   });
-  return { key, region, partition, events: [], count: 0, sampledOut: [], resolve, reject, done };
+  return { key, region, partition, entry: new EntryEncoder(), count: 0, tally: new HourTally(), resolve, reject, done };
 }
 
 /** Throw the first error of a pipeline's results. */

@@ -45,7 +45,10 @@ type Tally = [events: number, readings: number, sampled: number];
  * sampled out (`|s`): the shard's duplicate counters.
  */
 export function countByHour(events: Iterable<CountedReadings>, sampledOut: Iterable<CountedReadings> = []): HourCounts[] {
-  return tallyByHour(events, (e) => e.readings, sampledOut, false);
+  const tally = new HourTally();
+  for (const e of events) tally.event(e.deviceId, e.eventTime, e.readings);
+  for (const s of sampledOut) tally.sampled(s);
+  return tally.counts(false);
 }
 
 /**
@@ -53,57 +56,67 @@ export function countByHour(events: Iterable<CountedReadings>, sampledOut: Itera
  * it: events and readings packed in one `|a` field per device and hour.
  */
 export function countEvents(events: readonly CanonicalEvent[], sampledOut: readonly CountedReadings[] = []): HourCounts[] {
-  return tallyByHour(events, (e) => e.readings.length, sampledOut, true);
+  const tally = new HourTally();
+  for (const e of events) tally.event(e.deviceId, e.eventTime, e.readings.length);
+  for (const s of sampledOut) tally.sampled(s);
+  return tally.counts(true);
 }
 
 /**
- * Hot path (every bus append): tallies per device first, so each field name is built once per
- * (hour, device), not once per event.
+ * Events, readings and readings sampled out per (event hour, device), counted one at a time
+ * (the gateway counts each event as it encodes it into its entry). Hot path (every bus
+ * append): a field name is built once per (hour, device) by counts(), not once per event.
  */
-function tallyByHour<T extends { deviceId: string; eventTime: number }>(
-  events: Iterable<T>,
-  readingsOf: (e: T) => number,
-  sampledOut: Iterable<CountedReadings>,
-  packed: boolean,
-): HourCounts[] {
-  const hours = new Map<number, Map<string, Tally>>();
+export class HourTally {
+  private readonly hours = new Map<number, Map<string, Tally>>();
   // Events of one entry nearly all share an hour: look its map up only when the hour changes.
-  let lastHour = Number.NaN;
-  let devices = new Map<string, Tally>();
-  const tally = (e: { deviceId: string; eventTime: number }): Tally => {
-    const hour = Math.floor(e.eventTime / HOUR_MS) * HOUR_MS;
-    if (hour !== lastHour) {
-      lastHour = hour;
-      const known = hours.get(hour);
-      if (known) devices = known;
-      else hours.set(hour, (devices = new Map<string, Tally>()));
-    }
-    let t = devices.get(e.deviceId);
-    if (!t) devices.set(e.deviceId, (t = [0, 0, 0]));
-    return t;
-  };
-  for (const e of events) {
-    const t = tally(e);
+  private lastHour = Number.NaN;
+  private devices = new Map<string, Tally>();
+
+  /** Count one event of `readings` readings. */
+  event(deviceId: string, eventTime: number, readings: number): void {
+    const t = this.at(deviceId, eventTime);
     t[0] += 1;
-    t[1] += readingsOf(e);
+    t[1] += readings;
   }
-  for (const s of sampledOut) tally(s)[2] += s.readings;
-  const out: HourCounts[] = [];
-  for (const [hour, devices] of hours) {
-    const fields = new Map<string, number>();
-    for (const [device, [e, r]] of devices) {
-      if (e === 0) continue;
-      if (packed) {
-        fields.set(`${device}|a`, e * PACK + r);
-      } else {
-        fields.set(`${device}|e`, e);
-        fields.set(`${device}|r`, r);
+
+  /** Count readings sampled away. */
+  sampled(s: CountedReadings): void {
+    this.at(s.deviceId, s.eventTime)[2] += s.readings;
+  }
+
+  /** The counter fields by hour: `|a` packed (accepted counters) or `|e` and `|r`, and `|s`. */
+  counts(packed: boolean): HourCounts[] {
+    const out: HourCounts[] = [];
+    for (const [hour, devices] of this.hours) {
+      const fields = new Map<string, number>();
+      for (const [device, [e, r]] of devices) {
+        if (e === 0) continue;
+        if (packed) {
+          fields.set(`${device}|a`, e * PACK + r);
+        } else {
+          fields.set(`${device}|e`, e);
+          fields.set(`${device}|r`, r);
+        }
       }
+      for (const [device, [, , sampled]] of devices) if (sampled > 0) fields.set(`${device}|s`, sampled);
+      out.push({ hour, fields });
     }
-    for (const [device, [, , sampled]] of devices) if (sampled > 0) fields.set(`${device}|s`, sampled);
-    out.push({ hour, fields });
+    return out;
   }
-  return out;
+
+  private at(deviceId: string, eventTime: number): Tally {
+    const hour = Math.floor(eventTime / HOUR_MS) * HOUR_MS;
+    if (hour !== this.lastHour) {
+      this.lastHour = hour;
+      const known = this.hours.get(hour);
+      if (known) this.devices = known;
+      else this.hours.set(hour, (this.devices = new Map<string, Tally>()));
+    }
+    let t = this.devices.get(deviceId);
+    if (!t) this.devices.set(deviceId, (t = [0, 0, 0]));
+    return t;
+  }
 }
 
 /** Script arguments for a list of counter hashes: keys, then ARGV (n, field, incr, ...). */
