@@ -128,6 +128,55 @@ describe('BusAppender', () => {
 });
 
 describe('coalescing through the gateway', () => {
+  it('keeps no appended event while its entry waits to be written, and writes them whole', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // A long linger: the entry is not written until drain().
+    const { appender: a, keys } = appender({ lingerMs: 60_000 });
+    const copies: CanonicalEvent[] = [];
+    const handed: WeakRef<CanonicalEvent>[] = [];
+    // 20 frames of 50 events, built and appended in a function of their own (the suspended
+    // test function keeps its locals).
+    const appends = ((): Promise<void>[] => {
+      const out: Promise<void>[] = [];
+      for (let f = 0; f < 20; f++) {
+        const events = Array.from({ length: 50 }, (_, i) => event(`dev-${(f * 50 + i) % 13}`));
+        for (const e of events) {
+          copies.push(structuredClone(e));
+          handed.push(new WeakRef(e));
+        }
+        out.push(a.append('us-east', 2, events));
+      }
+      return out;
+    })();
+    await new Promise((done) => setTimeout(done, 10)); // a WeakRef keeps its target until the job ends
+    gc();
+    expect(handed.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+    expect(await streamEvents(redis.redis, keys.partition('us-east', 2).stream)).toHaveLength(0);
+    await a.drain();
+    await Promise.all(appends);
+    const entries = await streamEvents(redis.redis, keys.partition('us-east', 2).stream);
+    expect(entries.flatMap((e) => e.events)).toEqual(copies);
+    const hour = Math.floor(copies[0]!.eventTime / HOUR_MS) * HOUR_MS;
+    const counted = parseCounterHash(await redis.redis.hgetall(keys.acceptedCounts('us-east', 2, hour)));
+    expect([...counted.values()].reduce((n, c) => n + c.events, 0)).toBe(1000);
+  });
+
+  it('refuses, as retryable, an append whose event cannot be encoded, and writes the others', async () => {
+    const { appender: a, keys } = appender();
+    const first = event('dev-a');
+    const broken = { ...event('dev-b'), seq: -1 }; // no gateway accepts it: a varint cannot hold it
+    const after = event('dev-c');
+    const refused = a.append('us-east', 1, [first, broken]);
+    const fine = a.append('us-east', 1, [after]);
+    await expect(refused).rejects.toBeInstanceOf(RetryableError);
+    await fine;
+    const stored = (await streamEvents(redis.redis, keys.partition('us-east', 1).stream)).flatMap((e) => e.events);
+    // The event before the broken one is in the entry (its device resends it: a duplicate the shards drop).
+    expect(stored).toEqual([first, after]);
+    expect(a.counters.failures).toBe(1);
+  });
+
   it('turns many concurrent small frames for one partition into far fewer stream entries', async () => {
     const gw = await startGateway(redis.redis, { partitions: 2, ingest: { appendLingerMs: 5 } });
     try {

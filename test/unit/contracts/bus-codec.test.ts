@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { BUS_FORMAT_VERSION, decodeEvents, encodeEvents } from '../../../src/contracts/bus-codec.js';
+import { BUS_FORMAT_VERSION, EntryEncoder, decodeEvents, encodeEvents } from '../../../src/contracts/bus-codec.js';
 import { MSGPACK_FORMAT_VERSION } from '../../../src/contracts/bus-codec-msgpack.js';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
 import { UnrecoverableError } from '../../../src/errors.js';
@@ -74,6 +74,32 @@ function expectWellFormed(e: CanonicalEvent): void {
 const goodEvent = (): unknown[] => ['0b6c4e1a-8f4e-4d2c-9a57-1f0e6b2d3c4a', 'thermo-1', 'us-east', NOW, NOW + 5, '1.0.0', 1, null, ['temperature', 21.5, 'C']];
 
 describe('bus codec', () => {
+  it('writes the same entry an event at a time when an event in between fails to encode', () => {
+    fc.assert(
+      fc.property(fc.array(canonicalArb, { minLength: 1, maxLength: 12 }), fc.nat(), canonicalArb, (events, at, other) => {
+        // Strings no other event uses (so the table must forget them), then a seq no varint holds.
+        const broken: CanonicalEvent = { ...other, deviceId: 'only-the-broken-one', firmwareVersion: 'never-written', schemaVersion: 2, seq: -1 };
+        const entry = new EntryEncoder();
+        const k = at % (events.length + 1);
+        events.forEach((e, i) => {
+          if (i === k) expect(() => entry.add(broken)).toThrow(RangeError);
+          entry.add(e);
+        });
+        if (k === events.length) expect(() => entry.add(broken)).toThrow(RangeError);
+        expect(entry.count).toBe(events.length);
+        expect(entry.finish().equals(encodeEvents(events))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is spent once finished', () => {
+    const entry = new EntryEncoder();
+    const payload = entry.finish();
+    expect(decodeEvents(payload)).toEqual([]);
+    expect(() => entry.finish()).toThrow(/finished/);
+  });
+
   it('round-trips any batch of canonical events exactly', () => {
     fc.assert(
       fc.property(fc.array(canonicalArb, { maxLength: 20 }), (events) => {
