@@ -27,7 +27,8 @@ function isSensorType(s: string): boolean {
 
 const schema = z.strictObject({
   /** Regions served; each gets its own streams, DLQ, ClickHouse database and archive prefix. */
-  regions: z.array(z.string().regex(REGION, 'a region is lower-case letters, digits and dashes')).min(1).optional(),
+  // At most 255: the gateway tells a frame's regions apart by a byte (AcceptedRefs).
+  regions: z.array(z.string().regex(REGION, 'a region is lower-case letters, digits and dashes')).min(1).max(255).optional(),
   /**
    * Partitions per region (fixed for the life of the data: the first start records it in
    * Redis and later starts must match). Default 2: each partition flushes its own inserts

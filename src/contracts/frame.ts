@@ -7,9 +7,9 @@ import type { CanonicalEvent } from './canonical-event.js';
 import type { EventValidator } from './event-validator.js';
 import { isRejection } from './rejection.js';
 import { decodeFrame } from './frame-decoder.js';
-import type { AcceptedRef, FrameResult, Rejection, ValidationContext } from './types.js';
+import type { FrameAnswer, FrameResult, Rejection, ValidationContext } from './types.js';
 
-export type { AcceptedRef, DeviceIdentity, FrameResult, Rejection, ValidationContext } from './types.js';
+export type { AcceptedRef, DeviceIdentity, FrameAnswer, FrameResult, Rejection, ValidationContext } from './types.js';
 
 /**
  * Decode and validate a frame. Never throws on any payload: a bad frame is one rejection with
@@ -36,7 +36,7 @@ export function processFrame(payload: Uint8Array, binary: boolean, ctx: Validati
  * plus `"sampled_out":n` when the gateway sampled n > 0 of the frame's readings away under
  * backpressure (they count as delivered: the device must not resend them).
  */
-export function ackMessage(result: FrameResult<AcceptedRef>, sampledOut = 0): string {
+export function ackMessage(result: FrameAnswer, sampledOut = 0): string {
   // The common answer, everything accepted, without building an object to stringify.
   if (result.rejected.length === 0 && sampledOut === 0)
     return `{"type":"ack","seq":${result.seq === null ? 'null' : result.seq},"accepted":${result.accepted.length},"rejected":[]}`;

@@ -65,3 +65,13 @@ export interface FrameResult<A extends AcceptedRef = CanonicalEvent> {
   accepted: A[];
   rejected: Rejection[];
 }
+
+/**
+ * A frame's answer as its ack and counters read it: a FrameResult, or what the gateway keeps
+ * of one while its bus append is in flight (its accepted events as AcceptedRefs).
+ */
+export interface FrameAnswer<L extends { readonly length: number } = { readonly length: number }> {
+  seq: number | null;
+  accepted: L;
+  rejected: Rejection[];
+}

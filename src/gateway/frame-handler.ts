@@ -18,19 +18,23 @@ import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { CanonicalEvent } from '../contracts/canonical-event.js';
 import { EventValidator } from '../contracts/event-validator.js';
-import { ackMessage, processFrame, type AcceptedRef, type DeviceIdentity, type FrameResult, type Rejection } from '../contracts/frame.js';
+import { ackMessage, processFrame, type DeviceIdentity, type FrameAnswer, type FrameResult, type Rejection } from '../contracts/frame.js';
 import type { Config } from '../config.js';
 import { RejectCode, errorMessage } from '../errors.js';
 import { deviceField, newCorrelationId, pseudonymizerOf, type DevicePseudonymizer } from '../logging.js';
 import { SOFT_SAMPLE_RATE, type Pressure } from '../runtime/lag-monitor.js';
 import { partitionOf } from '../runtime/partitioning.js';
+import { AcceptedRefs } from './accepted-refs.js';
 import type { BusAppender, DlqMeta } from './bus-appender.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { GatewayStats } from './gateway-stats.js';
 import { ReadingSampler, type SampledOut } from './reading-sampler.js';
 
+/** A frame's answer with its accepted events as refs (what the gateway keeps of them once handed to the bus). */
+export type FrameRefs = FrameAnswer<AcceptedRefs>;
+
 export interface FrameOutcome {
-  result: FrameResult<AcceptedRef>;
+  result: FrameRefs;
   ack: string;
   /** Events refused because the bus failed, the pipeline lags too far, or the gateway sheds load. */
   overloaded: number;
@@ -79,7 +83,7 @@ interface InFlightFrame {
   identity: DeviceIdentity | null;
   meta: DlqMeta;
   shed: boolean;
-  result: FrameResult<AcceptedRef>;
+  result: FrameRefs;
   groups: Group[];
   lagging: ReadonlySet<Group>;
   appendable: Group[];
@@ -114,10 +118,11 @@ export class FrameHandler {
 
   /**
    * Validate, group, sample and hand the groups to the appender, synchronously. What it
-   * returns keeps an AcceptedRef per accepted event, not the event: the frame then waits for
-   * its bus append (from milliseconds to seconds under load) holding ~150 B an event instead
-   * of ~1 KB (the event, its readings and strings), which is what the main thread's young
-   * collections copied and promoted (heap snapshot at 50k events/s: ~49,000 events in flight).
+   * returns keeps the accepted events as AcceptedRefs (bytes), not the events: the frame then
+   * waits for its bus append (from milliseconds to seconds under load) holding ~40 B an event
+   * outside the heap instead of ~1 KB (the event, its readings and strings), which is what
+   * the main thread's young collections copied and promoted (heap snapshot at 50k events/s:
+   * ~49,000 events in flight), or ~250 B of ref objects and the strings they kept alive.
    */
   private start(payload: Uint8Array, binary: boolean, identity: DeviceIdentity | null, meta: DlqMeta, shed: boolean): InFlightFrame {
     const started = performance.now();
@@ -142,7 +147,7 @@ export class FrameHandler {
     const appends = appendable.map((g) => this.deps.appender.append(g.region, g.partition, g.events, g.sampledOut));
     const dlq = this.deps.appender.appendDlq(identity?.region ?? null, result.rejected, { ...meta, cid });
     for (const g of groups) g.events = [];
-    const refs: FrameResult<AcceptedRef> = { seq: result.seq, accepted: result.accepted.map(acceptedRef), rejected: result.rejected };
+    const refs: FrameRefs = { seq: result.seq, accepted: AcceptedRefs.of(result.accepted), rejected: result.rejected };
     return { started, bytes, cid, identity, meta, shed, result: refs, groups, lagging, appendable, appends, dlq, pressure, sampleRate };
   }
 
@@ -171,7 +176,7 @@ export class FrameHandler {
   /** Count a frame refused as a whole and write its DLQ entry with device metadata. Never rejects. */
   async recordRefusal(code: RejectCode, detail: string, identity: DeviceIdentity | null, raw: unknown, bytes: number, meta: DlqMeta): Promise<void> {
     const cid = newCorrelationId();
-    const result: FrameResult = { seq: null, accepted: [], rejected: [wholeFrame(code, detail, identity, raw)] };
+    const result: FrameRefs = { seq: null, accepted: AcceptedRefs.empty, rejected: [wholeFrame(code, detail, identity, raw)] };
     this.deps.stats.recordFrame(bytes, result);
     this.deps.metrics?.recordFrame(meta.source, bytes, result);
     this.logFrame(cid, identity, result);
@@ -248,10 +253,11 @@ export class FrameHandler {
   }
 
   /** The frame's one debug line: its cid, its device (the authenticated one, else its first event's). */
-  private logFrame(cid: string, identity: DeviceIdentity | null, result: FrameResult<AcceptedRef>): void {
+  private logFrame(cid: string, identity: DeviceIdentity | null, result: FrameRefs): void {
     const { logger } = this.deps;
     if (!logger.isLevelEnabled('debug')) return;
-    const deviceId = identity?.deviceId ?? result.accepted[0]?.deviceId ?? result.rejected.find((r) => r.deviceId !== null)?.deviceId ?? null;
+    const firstAccepted = result.accepted.length > 0 ? result.accepted.deviceIdAt(0) : null;
+    const deviceId = identity?.deviceId ?? firstAccepted ?? result.rejected.find((r) => r.deviceId !== null)?.deviceId ?? null;
     const device = deviceId === null ? null : deviceField(this.pseudonyms, deviceId);
     logger.debug({ cid, device, accepted: result.accepted.length, rejected: result.rejected.length }, 'frame handled');
   }
@@ -271,21 +277,15 @@ function wholeFrame(code: RejectCode, detail: string, identity: DeviceIdentity |
   return { index: null, eventId: null, code, message: `${code}: ${detail}`, deviceId: identity?.deviceId ?? null, region: identity?.region ?? null, raw };
 }
 
-/** What a frame in flight keeps of an accepted event (FrameHandler.start). */
-function acceptedRef(e: CanonicalEvent): AcceptedRef {
-  return { eventId: e.eventId, deviceId: e.deviceId, region: e.region, schemaVersion: e.schemaVersion };
-}
-
 /** Move the events of failed groups from accepted to rejected (OVERLOADED, at their frame index). */
-function overload(result: FrameResult<AcceptedRef>, failed: readonly Group[], reason: string): FrameResult<AcceptedRef> {
+function overload(result: FrameRefs, failed: readonly Group[], reason: string): FrameRefs {
   const out = new Set<number>();
   for (const g of failed) for (const p of g.positions) out.add(p);
   const frameIndex = frameIndices(result);
   const message = `${RejectCode.OVERLOADED}: ${reason}; resend later`;
   const rejected = [...result.rejected];
-  const accepted: AcceptedRef[] = [];
-  result.accepted.forEach((event, position) => {
-    if (!out.has(position)) return void accepted.push(event);
+  for (const position of out) {
+    const event = result.accepted.at(position);
     rejected.push({
       index: frameIndex[position] ?? null,
       eventId: event.eventId,
@@ -295,16 +295,16 @@ function overload(result: FrameResult<AcceptedRef>, failed: readonly Group[], re
       region: event.region,
       raw: null,
     });
-  });
+  }
   rejected.sort((a, b) => (a.index ?? -1) - (b.index ?? -1));
-  return { seq: result.seq, accepted, rejected };
+  return { seq: result.seq, accepted: result.accepted.filter((position) => !out.has(position)), rejected };
 }
 
 /**
  * The frame index of each accepted event: processFrame keeps frame order and rejects an event
  * at most once, so accepted events fill the indices the rejections leave free, in order.
  */
-function frameIndices(result: FrameResult<AcceptedRef>): number[] {
+function frameIndices(result: FrameRefs): number[] {
   const taken = new Set<number>();
   for (const r of result.rejected) if (r.index !== null) taken.add(r.index);
   const indices: number[] = [];

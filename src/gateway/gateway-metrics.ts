@@ -12,7 +12,8 @@
  * `unknown`) and known schema versions, so untrusted input cannot grow the label space.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { AcceptedRef, FrameResult, Rejection } from '../contracts/frame.js';
+import type { FrameAnswer, Rejection } from '../contracts/frame.js';
+import type { AcceptedRefs } from './accepted-refs.js';
 
 export type Transport = 'ws' | 'http';
 
@@ -63,7 +64,7 @@ export class GatewayMetrics {
    * Count one frame and what its ack reported. `before` is the frame's accepted events before
    * any were refused as OVERLOADED, used only to label those refusals with their schema version.
    */
-  recordFrame(transport: Transport, bytes: number, result: FrameResult<AcceptedRef>, before: readonly AcceptedRef[] = result.accepted): void {
+  recordFrame(transport: Transport, bytes: number, result: FrameAnswer<AcceptedRefs>, before: AcceptedRefs = result.accepted): void {
     this.frames.inc({ transport });
     this.bytes.inc(bytes);
     const tally = new Map<string, { region: string; schema_version: string; outcome: string; n: number }>();
@@ -85,12 +86,14 @@ export class GatewayMetrics {
       add(region, '2', 'accepted', v2);
       v1 = v2 = 0;
     };
-    for (const e of result.accepted) {
-      if (e.region !== region) {
+    const accepted = result.accepted;
+    for (let i = 0; i < accepted.length; i++) {
+      const r = accepted.regionAt(i);
+      if (r !== region) {
         flushRun();
-        region = e.region;
+        region = r;
       }
-      if (e.schemaVersion === 1) v1++;
+      if (accepted.schemaVersionAt(i) === 1) v1++;
       else v2++;
     }
     flushRun();
@@ -98,7 +101,7 @@ export class GatewayMetrics {
     for (const r of result.rejected) {
       let schema = r.index === null ? UNKNOWN : schemaOfRaw(r.raw);
       if (schema === UNKNOWN && r.eventId !== null && result.accepted.length < before.length) {
-        schemaById ??= new Map(before.map((e) => [e.eventId, String(e.schemaVersion)]));
+        schemaById ??= new Map(before.toArray().map((e) => [e.eventId, String(e.schemaVersion)]));
         schema = schemaById.get(r.eventId) ?? UNKNOWN;
       }
       add(this.region(r.region), schema, r.code.toLowerCase());

@@ -2,7 +2,7 @@
  * The gateway's counters, kept as plain numbers on the hot path; the metrics module reads
  * them (snapshot()) and exports them.
  */
-import type { AcceptedRef, FrameResult } from '../contracts/frame.js';
+import type { FrameAnswer } from '../contracts/frame.js';
 import { REJECT_CODES, type RejectCode } from '../errors.js';
 
 export interface GatewayStatsSnapshot {
@@ -43,7 +43,7 @@ export class GatewayStats {
   }
 
   /** Count one processed frame and what its ack reported. */
-  recordFrame(bytes: number, result: FrameResult<AcceptedRef>): void {
+  recordFrame(bytes: number, result: FrameAnswer): void {
     this.frames++;
     this.bytes += bytes;
     this.accepted += result.accepted.length;

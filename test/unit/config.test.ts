@@ -53,6 +53,7 @@ describe('config', () => {
   it.each([
     [{ regions: ['US East'] }, /^regions\.0:/],
     [{ regions: [] }, /^regions:/],
+    [{ regions: Array.from({ length: 256 }, (_, i) => `r-${i}`) }, /^regions:/],
     [{ partitions: 0 }, /^partitions:/],
     [{ shards: 1.5 }, /^shards:/],
     [{ shardHeapMb: 32 }, /^shardHeapMb:/],

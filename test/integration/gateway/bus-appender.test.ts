@@ -225,7 +225,7 @@ describe('a frame waiting for its bus append', () => {
       expect(handed.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
       const { ack, result } = await outcome;
       expect(JSON.parse(ack)).toEqual({ type: 'ack', seq: 7, accepted: 200, rejected: [] });
-      expect(result.accepted.map((e) => e.eventId)).toEqual(frame.events.map((e) => e['event_id']));
+      expect(result.accepted.toArray().map((e) => e.eventId)).toEqual(frame.events.map((e) => e['event_id']));
     } finally {
       pauser.disconnect();
     }
