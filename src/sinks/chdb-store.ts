@@ -18,8 +18,8 @@
  * archiveParquetSpooled; see StoreProxy).
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Session } from 'chdb';
 import type { Config } from '../config.js';
@@ -185,43 +185,18 @@ export class ChdbStore implements AnalyticsStore {
     for (const day of days) if (!Number.isSafeInteger(day)) throw new SinkError(SINK, `not a day number: ${day}`);
     const source = this.spooledSource(spool);
     try {
-      if (days.length <= 1) {
-        return await this.withSession(async (session) => {
-          const result = await session.queryAsync(`SELECT ${ARCHIVE_COLUMNS} FROM ${source} SETTINGS ${ARCHIVE_SETTINGS}`, { format: 'Parquet' });
-          return [result.bytes()];
-        });
-      }
-      return await this.archiveByDay(source, days);
+      return await this.withSession(async (session) => {
+        const bodies: Uint8Array[] = [];
+        for (const day of days) {
+          // A flush spans one day but around midnight (or with late events): split by day.
+          const where = days.length > 1 ? `WHERE intDiv(toUnixTimestamp64Milli(event_time), ${DAY_MS}) = ${day}` : '';
+          const result = await session.queryAsync(`SELECT ${ARCHIVE_COLUMNS} FROM ${source} ${where} SETTINGS ${ARCHIVE_SETTINGS}`, { format: 'Parquet' });
+          bodies.push(result.bytes());
+        }
+        return bodies;
+      });
     } catch (err) {
       throw new SinkError(SINK, `encoding the archive failed: ${errorMessage(err)}`, { cause: err });
-    }
-  }
-
-  /**
-   * A flush that spans days (around midnight UTC, for up to two hours with late events, or a
-   * device's backlog of days) gets one object a day, from one read of its body: ClickHouse
-   * writes a file per day (PARTITION BY) into the spool directory, read back and removed
-   * here. A query a day, each reading the whole body, cost a flush a second full pass and
-   * ~20 ms of chDB's fixed cost per query for every day past the first.
-   */
-  private async archiveByDay(source: string, days: readonly number[]): Promise<Uint8Array[]> {
-    const prefix = join(this.spoolDir, `${process.pid}-${++this.spooled}-archive-`);
-    const fileOf = (day: number | string): string => `${prefix}${day}.parquet`;
-    try {
-      await this.withSession((session) =>
-        session.queryAsync(
-          `INSERT INTO FUNCTION file(${sqlString(fileOf('{_partition_id}'))}, 'Parquet')
-           PARTITION BY intDiv(toUnixTimestamp64Milli(event_time), ${DAY_MS})
-           SELECT ${ARCHIVE_COLUMNS} FROM ${source} SETTINGS ${ARCHIVE_SETTINGS}`,
-          { format: 'TabSeparated' },
-        ),
-      );
-      return await Promise.all(days.map((day) => readFile(fileOf(day))));
-    } finally {
-      // Every file of this query, also of a day not asked for (none, unless the caller's days are wrong).
-      const mine = basename(prefix);
-      const written = (await readdir(this.spoolDir).catch(() => [])).filter((name) => name.startsWith(mine));
-      await Promise.all(written.map((name) => rm(join(this.spoolDir, name), { force: true })));
     }
   }
 
