@@ -14,7 +14,6 @@
  * sum never carries into the events. All are exact: each is written atomically with the fact
  * it counts (a fully sampled-out event still goes through append.lua, without entry).
  */
-import type { CanonicalEvent } from '../contracts/canonical-event.js';
 
 export const HOUR_MS = 3_600_000;
 /** Counters outlive the oldest accepted event time (7 days) with a margin. */
@@ -49,17 +48,6 @@ export function countByHour(events: Iterable<CountedReadings>, sampledOut: Itera
   for (const e of events) tally.event(e.deviceId, e.eventTime, e.readings);
   for (const s of sampledOut) tally.sampled(s);
   return tally.counts(false);
-}
-
-/**
- * The accepted counters of one bus entry (possibly empty) and the readings sampled away with
- * it: events and readings packed in one `|a` field per device and hour.
- */
-export function countEvents(events: readonly CanonicalEvent[], sampledOut: readonly CountedReadings[] = []): HourCounts[] {
-  const tally = new HourTally();
-  for (const e of events) tally.event(e.deviceId, e.eventTime, e.readings.length);
-  for (const s of sampledOut) tally.sampled(s);
-  return tally.counts(true);
 }
 
 /**

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
-import { HOUR_MS, countByHour, countEvents, parseCounterHash, type CountedReadings } from '../../../src/runtime/audit-counters.js';
+import { HOUR_MS, HourTally, countByHour, parseCounterHash, type CountedReadings } from '../../../src/runtime/audit-counters.js';
 
 const countedArb: fc.Arbitrary<CountedReadings> = fc.record({
   deviceId: fc.constantFrom('a', 'b', 'c', 'sensor-42'),
@@ -58,14 +58,15 @@ const event = (deviceId: string, eventTime: number, readings: number): Canonical
   readings: Array.from({ length: readings }, () => ({ sensorType: 't', value: 1, unit: 'C', weight: 1 })),
 });
 
-describe('countEvents and parseCounterHash', () => {
+describe('HourTally (accepted counters) and parseCounterHash', () => {
   it('write one accepted field per device and hour that reads back as its events and readings', () => {
     fc.assert(
       fc.property(fc.array(countedArb, { maxLength: 60 }), fc.array(countedArb, { maxLength: 10 }), (counted, sampled) => {
-        const hours = countEvents(
-          counted.map((c) => event(c.deviceId, c.eventTime, c.readings)),
-          sampled,
-        );
+        // As the gateway counts an entry: each event as it is appended, then the readings sampled away.
+        const tally = new HourTally();
+        for (const e of counted.map((c) => event(c.deviceId, c.eventTime, c.readings))) tally.event(e.deviceId, e.eventTime, e.readings.length);
+        for (const s of sampled) tally.sampled(s);
+        const hours = tally.counts(true);
         const want = reference(counted, sampled);
         for (const { hour, fields } of hours) {
           expect([...fields.keys()].every((f) => f.endsWith('|a') || f.endsWith('|s'))).toBe(true);
