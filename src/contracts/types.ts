@@ -55,7 +55,7 @@ export interface Rejection {
 
 /**
  * What a frame's ack and counters need of an accepted event once it is on its way to the bus
- * (the gateway keeps these, not the events, while the bus append is in flight).
+ * (the gateway keeps them as bytes, AcceptedRefs, while the bus append is in flight).
  */
 export type AcceptedRef = Pick<CanonicalEvent, 'eventId' | 'deviceId' | 'region' | 'schemaVersion'>;
 
