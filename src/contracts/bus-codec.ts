@@ -81,12 +81,6 @@ function isWeighted(readings: readonly Reading[]): boolean {
   return false;
 }
 
-function varintBytes(value: number): number {
-  let n = 1;
-  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
-  return n;
-}
-
 /**
  * One stream entry, written an event at a time: the gateway encodes each frame's events into
  * the entry of their partition as it appends them, so an event's objects die with its frame's
@@ -173,19 +167,12 @@ export class EntryEncoder {
     const eventsEnd = w.length;
     w.varint(this.strings.length);
     for (const s of this.strings) w.string(s);
-    const head = HEADER_BYTES + varintBytes(this.n);
-    const out = Buffer.allocUnsafe(head + w.length);
-    out[0] = BUS_FORMAT_VERSION;
-    out.writeUInt32LE(head + eventsEnd, TABLE_AT_OFFSET);
-    let at = HEADER_BYTES;
-    for (let v = this.n; ; v = Math.floor(v / 0x80)) {
-      if (v < 0x80) {
-        out[at++] = v;
-        break;
-      }
-      out[at++] = (v % 0x80) | 0x80;
-    }
-    w.bytes().copy(out, head);
+    const head = new ByteWriter(HEADER_BYTES + 10);
+    head.uint8(BUS_FORMAT_VERSION);
+    head.uint32(0);
+    head.varint(this.n);
+    head.patchUint32(TABLE_AT_OFFSET, head.length + eventsEnd);
+    const out = Buffer.concat([head.bytes(), w.bytes()]);
     this.stringIndex.clear();
     this.strings.length = 0;
     if (spareWriters.length < MAX_SPARE_WRITERS) spareWriters.push(w);
