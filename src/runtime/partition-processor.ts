@@ -165,6 +165,28 @@ export class PartitionProcessor {
     return this.moved;
   }
 
+  /**
+   * Whether a poll now would ask Redis for entries. Not when the partition is fenced, moved or
+   * stopping, backs off after a failed entry, or holds flush.maxEvents (it reads again once its
+   * flush has made room): then its stream may well hold entries it will not read yet.
+   */
+  get canRead(): boolean {
+    if (this.fenced || this.moved || this.stopping || this.clock() < this.retryAt) return false;
+    return this.actors.pendingEvents() < this.deps.maxEvents;
+  }
+
+  /**
+   * Settles when a partition that cannot read now may read again: when its running flush ends
+   * or its backoff passes, whichever comes first (at once when neither is pending).
+   */
+  whenReadable(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    if (this.flushing) waits.push(this.flushing);
+    const backoff = this.retryAt - this.clock();
+    if (backoff > 0) waits.push(new Promise((resolve) => setTimeout(resolve, backoff)));
+    return waits.length > 0 ? Promise.race(waits) : Promise.resolve();
+  }
+
   /** Take the partition, rebuild dedup memory, finish a flush a previous owner left open. */
   async start(): Promise<void> {
     const acquired = await this.checkpoint.acquire();
@@ -212,9 +234,8 @@ export class PartitionProcessor {
    * misjudgement, and a partition holds about two batches at most (the one flushing and the next).
    */
   async poll(count: number): Promise<number> {
-    if (this.fenced || this.moved || this.stopping || this.clock() < this.retryAt) return 0;
+    if (!this.canRead) return 0;
     const room = this.deps.maxEvents - this.actors.pendingEvents();
-    if (room <= 0) return 0;
     const budget = Math.max(1, Math.min(count, Math.ceil(room / this.eventsPerEntry)));
     const decodedBefore = this.decodedEvents;
     let entries: StreamEntry[];
