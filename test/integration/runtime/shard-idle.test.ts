@@ -124,7 +124,7 @@ async function runShard(region: string, partitions: number, duringFlush: (stream
   // The first reads fill the batch (two entries, 300 events ≥ 200) and its flush starts;
   // the next two fill it again while that flush runs, and two entries are left in the
   // stream, past the partition's read position.
-  await until('a full batch', async () => (shard.status()[0]?.pendingEvents ?? 0) >= MAX_EVENTS);
+  await until('a full batch', () => Promise.resolve((shard.status()[0]?.pendingEvents ?? 0) >= MAX_EVENTS));
   const xreadsBefore = await calls('xread');
   sent += await duringFlush(stream);
   await new Promise((r) => setTimeout(r, SLOW_INSERT_MS * 0.8));
@@ -141,7 +141,7 @@ async function runShard(region: string, partitions: number, duringFlush: (stream
 
 describe('a shard whose partition waits for its flush', () => {
   it('sends no XREAD while its only partition holds a full batch, then reads and stores the rest', async () => {
-    const run = await runShard('idle-one', 1, async () => 0);
+    const run = await runShard('idle-one', 1, () => Promise.resolve(0));
     // Spinning made an XREAD per round trip: over 10,000 in this time.
     expect(run.xreadsDuringFlush).toBeLessThan(5);
     expect(run.stored).toBe(ENTRIES * PER_ENTRY);
