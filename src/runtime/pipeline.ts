@@ -36,7 +36,7 @@ import { SloTracker, histogramCounts, registerSloGauges } from '../ops/slo-track
 import type { HealthReport } from '../ops/health.js';
 import type { AnalyticsStore } from '../sinks/analytics-store.js';
 import { startArchiveRetention, type ArchiveJanitor } from '../sinks/archive-janitor.js';
-import { ArchiveReplayer, ChdbStore, createAnalyticsStore, createObjectStore, MergeStats, replayStoreOf } from '../sinks/index.js';
+import { ArchiveReplayer, ChdbStore, createAnalyticsStore, createObjectStore, MergeStats, registerChdbOperationStats, replayStoreOf } from '../sinks/index.js';
 import type { ObjectStore } from '../sinks/object-store.js';
 import { EmbeddedRedis } from './embedded-redis.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -134,6 +134,7 @@ export class Pipeline {
     await checkPartitionLayout(this.redis, this.keys, config.regions, config.partitions);
 
     this.store = createAnalyticsStore(config);
+    if (this.store instanceof ChdbStore) registerChdbOperationStats(this.store, this.mainRegistry);
     await this.store.init(config.regions);
     this.objects = createObjectStore(config);
     this.janitor = await startArchiveRetention({ objects: this.objects, retentionDays: config.objectStore.retentionDays, logger });

@@ -98,9 +98,19 @@ function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/** What a ChdbStore operation was, for onOperation. */
+export type StoreOperation = 'insert' | 'archive' | 'query' | 'command';
+
 export class ChdbStore implements AnalyticsStore {
   readonly kind = 'chdb' as const;
   readonly insertFormat = 'RowBinary' as const;
+  /**
+   * Told of every operation when it ends, failed or not: its kind, its seconds from the call
+   * (waiting for a connection and for chDB included), and whether it was queued behind another
+   * on its connection. How long a flush's inserts and archive take in chDB, apart from the
+   * shard's side of the flush (StoreProxy, the object store, Redis).
+   */
+  onOperation: ((kind: StoreOperation, seconds: number, queued: boolean) => void) | null = null;
   private sessions: Promise<Session[]> | null = null;
   /** Operations running on each connection (the least busy one takes the next). */
   private readonly busy: number[] = new Array<number>(CONNECTIONS).fill(0);
@@ -128,7 +138,7 @@ export class ChdbStore implements AnalyticsStore {
     if (insert.rows === 0) return;
     if (insert.format === 'RowBinary') return this.withSpooledBody(insert, (file) => this.insertSpooled(region, { ...insert, file }, token));
     const table = `${regionDatabase(this.config, region)}.${insertTarget(insert.table)}`;
-    return this.withSession((session) => this.insertInline(session, table, insert, token));
+    return this.withSession('insert', (session) => this.insertInline(session, table, insert, token));
   }
 
   private async insertInline(session: Session, table: string, insert: EncodedInsert, token: string): Promise<void> {
@@ -163,7 +173,7 @@ export class ChdbStore implements AnalyticsStore {
       // optimize_on_insert = 0: rows of one key in one insert are not collapsed (events) or
       // merged (rollups) at insert time; every read is FINAL or aggregates anyway, and merges
       // do it later. ~7 % less chDB CPU per event (isolated benchmark, 8 runs each).
-      await this.withSession((session) => session.queryAsync(sql, { format: 'TabSeparated' }));
+      await this.withSession('insert', (session) => session.queryAsync(sql, { format: 'TabSeparated' }));
     } catch (err) {
       throw new SinkError(SINK, `insert into ${table} failed: ${errorMessage(err)}`, { cause: err });
     }
@@ -185,7 +195,7 @@ export class ChdbStore implements AnalyticsStore {
     for (const day of days) if (!Number.isSafeInteger(day)) throw new SinkError(SINK, `not a day number: ${day}`);
     const source = this.spooledSource(spool);
     try {
-      return await this.withSession(async (session) => {
+      return await this.withSession('archive', async (session) => {
         const bodies: Uint8Array[] = [];
         for (const day of days) {
           // A flush spans one day but around midnight (or with late events): split by day.
@@ -232,7 +242,7 @@ export class ChdbStore implements AnalyticsStore {
 
   async query<T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
     try {
-      const result = await this.withSession((session) => session.queryBindAsync(sql, params, { format: 'JSONEachRow' }));
+      const result = await this.withSession('query', (session) => session.queryBindAsync(sql, params, { format: 'JSONEachRow' }));
       return parseJsonEachRow<T>(result.text());
     } catch (err) {
       throw new SinkError(SINK, `query failed: ${errorMessage(err)}`, { cause: err });
@@ -242,7 +252,7 @@ export class ChdbStore implements AnalyticsStore {
   /** Run a statement that returns no rows (DDL, OPTIMIZE, ALTER). */
   async command(sql: string): Promise<void> {
     try {
-      await this.withSession((session) => session.queryAsync(sql, { format: 'TabSeparated' }));
+      await this.withSession('command', (session) => session.queryAsync(sql, { format: 'TabSeparated' }));
     } catch (err) {
       throw new SinkError(SINK, `statement failed: ${errorMessage(err)}`, { cause: err });
     }
@@ -271,16 +281,19 @@ export class ChdbStore implements AnalyticsStore {
     }
   }
 
-  /** Run `op` on the least busy connection. */
-  private async withSession<T>(op: (session: Session) => Promise<T>): Promise<T> {
+  /** Run `op` on the least busy connection; its time goes to onOperation when it ends. */
+  private async withSession<T>(kind: StoreOperation, op: (session: Session) => Promise<T>): Promise<T> {
+    const started = performance.now();
     const sessions = await this.open();
     let pick = 0;
     for (let i = 1; i < sessions.length; i++) if ((this.busy[i] as number) < (this.busy[pick] as number)) pick = i;
     this.busy[pick] = (this.busy[pick] as number) + 1;
+    const queued = (this.busy[pick] as number) > 1;
     try {
       return await op(sessions[pick] as Session);
     } finally {
       this.busy[pick] = (this.busy[pick] as number) - 1;
+      this.onOperation?.(kind, (performance.now() - started) / 1000, queued);
     }
   }
 

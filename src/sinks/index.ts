@@ -6,7 +6,8 @@ export type { AnalyticsStore, AnalyticsTable, EncodedInsert, EncodeBatch } from 
 export type { ObjectInfo, ObjectStore } from './object-store.js';
 export { encodeBatch, encodeReadingRow, encodeWindowPartial } from './batch-encoder.js';
 export { DEDUP_WINDOW, INSERT_COLUMNS, insertTarget, schemaStatements, type SchemaTtl } from './clickhouse-schema.js';
-export { ChdbStore } from './chdb-store.js';
+export { ChdbStore, type StoreOperation } from './chdb-store.js';
+export { registerChdbOperationStats } from './chdb-operation-stats.js';
 export { MergeStats } from './merge-stats.js';
 export { ClickHouseServerStore } from './clickhouse-server-store.js';
 export { ClickHouseServerTransport, type ClickHouseServerOptions, type RawInsert } from './clickhouse-server-transport.js';

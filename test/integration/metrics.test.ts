@@ -147,6 +147,13 @@ describe('metrics and the visibility SLO', () => {
     // The visibility histogram (aggregated across shard threads) counts each accepted event once.
     expect(sum(samples, 'shoal_visibility_latency_seconds_count')).toBe(accepted);
     expect(sum(samples, 'shoal_aggregation_latency_seconds_count')).toBeGreaterThan(0);
+    // Each flush that stored rows made two chDB inserts (events, minute partials) and one
+    // archive encoding, each timed from the shard's call (through StoreProxy) to its end.
+    const archives = sum(samples, 'shoal_chdb_operation_seconds_count', { operation: 'archive' });
+    expect(archives).toBeGreaterThan(0);
+    expect(sum(samples, 'shoal_chdb_operation_seconds_count', { operation: 'insert' })).toBe(2 * archives);
+    expect(sum(samples, 'shoal_chdb_operation_seconds_sum', { operation: 'insert' })).toBeGreaterThan(0);
+    expect(sum(samples, 'shoal_chdb_operation_seconds_count', { operation: 'query' })).toBeGreaterThan(0);
     // Every accepted id is remembered for dedup, none forgotten early (far below dedup.maxIds).
     expect(sum(samples, 'shoal_dedup_ids')).toBeGreaterThan(0);
     expect(sum(samples, 'shoal_dedup_ids')).toBeLessThanOrEqual(accepted);
