@@ -482,6 +482,9 @@ async function main() {
         visibilitySeconds: { p50: visWhole(0.5), p95: visWhole(0.95), p99: visWhole(0.99) },
         frameSeconds: histogramSummary(finalMetrics?.frameSeconds ?? []),
         flushSeconds: Object.fromEntries(Object.entries(finalMetrics?.flushDuration ?? {}).map(([sink, buckets]) => [sink, histogramSummary(buckets)])),
+        chdbOperationSeconds: Object.fromEntries(
+          Object.entries(finalMetrics?.chdbOperations ?? {}).map(([operation, o]) => [operation, { ...histogramSummary(o.buckets), queued: o.queued }]),
+        ),
         acceptedEvents: finalMetrics?.acceptedEvents,
         processedEvents: finalMetrics?.processedEvents,
         dedupDropped: finalMetrics?.dedupDropped,

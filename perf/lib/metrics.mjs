@@ -104,6 +104,16 @@ export function digest(samples) {
         histogramBuckets(samples, 'shoal_flush_duration_seconds', (l) => l.sink === sink),
       ]),
     ),
+    /** The embedded chDB's operations (`insert`, `archive`, `query`, `command`): time, and how many queued on their connection. */
+    chdbOperations: Object.fromEntries(
+      [...new Set(samples.filter((s) => s.name === 'shoal_chdb_operation_seconds_bucket').map((s) => s.labels.operation))].map((operation) => [
+        operation,
+        {
+          buckets: histogramBuckets(samples, 'shoal_chdb_operation_seconds', (l) => l.operation === operation),
+          queued: sum(samples, 'shoal_chdb_operations_queued_total', (l) => l.operation === operation),
+        },
+      ]),
+    ),
   };
 }
 

@@ -33,6 +33,13 @@ function summary(r) {
       : []),
     ['visibility, Shoal histogram', `p50 ${n2(v.p50)} s, p95 ${n2(v.p95)} s, p99 ${n2(v.p99)} s (whole run)`],
     ['flush duration, per sink', Object.entries(r.shoal.flushSeconds ?? {}).map(([sink, f]) => `${sink} p50 ${n2(f.p50)} s, p99 ${n2(f.p99)} s (${n0(f.count)} flushes)`).join('; ') || 'n/a'],
+    [
+      'chDB operations (call to end)',
+      Object.entries(r.shoal.chdbOperationSeconds ?? {})
+        .filter(([operation]) => operation === 'insert' || operation === 'archive')
+        .map(([operation, o]) => `${operation} p50 ${n2(o.p50)} s, p99 ${n2(o.p99)} s (${n0(o.count)}, ${n0(o.queued)} queued behind another)`)
+        .join('; ') || 'n/a',
+    ],
     ['visibility, probe via query API', `p50 ${n2(p.visibilityMs.p50 / 1000)} s, p90 ${n2(p.visibilityMs.p90 / 1000)} s, p99 ${n2(p.visibilityMs.p99 / 1000)} s, max ${n2(p.visibilityMs.max / 1000)} s (${p.visibilityMs.count} probes; ${p.ackedNotSeen} acked but never seen; each poll of the query API took p50 ${n0(p.queryMs?.p50)} ms, p99 ${n0(p.queryMs?.p99)} ms)`],
     ['backlog', `consumer lag max ${n2(r.backlog.maxLagSeconds)} s / ${n0(r.backlog.maxLagEntries)} entries; unread events max ${n0(r.backlog.maxUnreadEvents)}; generator queue max ${n0(r.backlog.maxGeneratorQueue)}; backpressure level max ${r.backlog.maxBackpressure}`],
     ['bus Redis, merges', backgroundCell(r.background)],
