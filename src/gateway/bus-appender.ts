@@ -120,7 +120,6 @@ export class BusAppender {
       offset += take;
       touched.push(chunk.done);
     } while (offset < events.length);
-    this.writeFull(key, chunks);
     this.schedule();
     return touched.length === 1 ? (touched[0] as Promise<void>) : Promise.all(touched).then(() => undefined);
   }
@@ -175,22 +174,6 @@ export class BusAppender {
     this.flush();
     const all = Promise.allSettled([...this.inFlight]).then(() => undefined);
     await Promise.race([all, new Promise((done) => setTimeout(done, timeoutMs).unref())]);
-  }
-
-  /**
-   * Write the key's full entries now instead of at the linger's end. Under load the gateway
-   * handles every socket that has data before its timers run (one pass took hundreds of ms
-   * on a busy machine), so a frame's events waited that long before they were even sent to
-   * Redis, and as long again for the reply. Full entries lose nothing by going at once; they
-   * go before the key's entry still filling, so the stream keeps the events' order.
-   */
-  private writeFull(key: string, chunks: Chunk[]): void {
-    let full = 0;
-    while (full < chunks.length && (chunks[full] as Chunk).count >= this.maxPerEntry) full++;
-    if (full === 0) return;
-    const ready = chunks.splice(0, full);
-    if (chunks.length === 0) this.tick.delete(key);
-    void this.track(this.write(ready));
   }
 
   private schedule(): void {

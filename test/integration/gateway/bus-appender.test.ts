@@ -162,27 +162,6 @@ describe('coalescing through the gateway', () => {
     expect([...counted.values()].reduce((n, c) => n + c.events, 0)).toBe(1000);
   });
 
-  it('writes an entry as soon as it is full, before the linger ends, and keeps the order', async () => {
-    // A long linger: only full entries can be in the stream before drain().
-    const { appender: a, keys } = appender({ lingerMs: 60_000, maxEventsPerEntry: 100 });
-    const stream = keys.partition('us-east', 3).stream;
-    const events = Array.from({ length: 250 }, (_, i) => event(`dev-${i % 7}`));
-    const appended = a.append('us-east', 3, events);
-    const deadline = Date.now() + 10_000;
-    let early = await streamEvents(redis.redis, stream);
-    while (early.length < 2 && Date.now() < deadline) {
-      await new Promise((done) => setTimeout(done, 20));
-      early = await streamEvents(redis.redis, stream);
-    }
-    expect(early.map((e) => e.events.length)).toEqual([100, 100]);
-    expect(early.flatMap((e) => e.events)).toEqual(events.slice(0, 200));
-    await a.drain();
-    await appended;
-    const all = await streamEvents(redis.redis, stream);
-    expect(all.flatMap((e) => e.events)).toEqual(events);
-    expect(a.counters.entries).toBe(3);
-  });
-
   it('refuses, as retryable, an append whose event cannot be encoded, and writes the others', async () => {
     const { appender: a, keys } = appender();
     const first = event('dev-a');
