@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../../src/contracts/canonical-event.js';
+import { backlogEntry } from '../../helpers/backlog.js';
 import { PartitionRig, startRuntimeServices, type RuntimeServices } from '../../helpers/partition-rig.js';
 import { expectedReadings } from '../../helpers/sink-snapshot.js';
 
@@ -23,21 +24,7 @@ const PER_ENTRY = 400;
 const ENTRIES = 12;
 
 function entry(k: number, region: string): CanonicalEvent[] {
-  const start = Date.now() - 10 * 60_000;
-  return Array.from({ length: PER_ENTRY }, (_, i) => {
-    const n = k * PER_ENTRY + i;
-    return {
-      eventId: `b0d9e000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
-      deviceId: `budget-dev-${n % 7}`,
-      region,
-      eventTime: start + n,
-      ingestTime: Date.now(),
-      firmwareVersion: '1.0.0',
-      schemaVersion: 1 as const,
-      seq: null,
-      readings: [{ sensorType: 'temperature', value: n, unit: 'C', weight: 1 }],
-    };
-  });
+  return backlogEntry({ region, k, perEntry: PER_ENTRY, idPrefix: 'b0d9e000', device: (n) => `budget-dev-${n % 7}`, agoMs: 10 * 60_000 });
 }
 
 /** Poll with a generous entry count until the owner reads nothing more. */

@@ -13,6 +13,7 @@ import { encodeEvents } from '../../../src/contracts/bus-codec.js';
 import { Keys } from '../../../src/runtime/keys.js';
 import { PartitionProcessor } from '../../../src/runtime/partition-processor.js';
 import { ShardMetrics } from '../../../src/runtime/shard-metrics.js';
+import { backlogEntry } from '../../helpers/backlog.js';
 import { startRuntimeServices, type RuntimeServices } from '../../helpers/partition-rig.js';
 
 let services: RuntimeServices | undefined;
@@ -31,18 +32,7 @@ const SLOW_APPLY_MS = 15;
 
 /** One device's events: an entry the hook sees as one group. */
 function entry(k: number): CanonicalEvent[] {
-  const start = Date.now() - 60_000;
-  return Array.from({ length: 10 }, (_, i) => ({
-    eventId: `5e1ce000-0000-4000-8000-${(k * 10 + i).toString(16).padStart(12, '0')}`,
-    deviceId: `slice-dev-${k}`,
-    region: REGION,
-    eventTime: start + i,
-    ingestTime: Date.now(),
-    firmwareVersion: '1.0.0',
-    schemaVersion: 1 as const,
-    seq: null,
-    readings: [{ sensorType: 'temperature', value: i, unit: 'C', weight: 1 }],
-  }));
+  return backlogEntry({ region: REGION, k, perEntry: 10, idPrefix: '5e1ce000', device: (_, entryNo) => `slice-dev-${entryNo}`, agoMs: 60_000 });
 }
 
 function busyWait(ms: number): void {

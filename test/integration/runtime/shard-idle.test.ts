@@ -15,6 +15,7 @@ import { Keys } from '../../../src/runtime/keys.js';
 import { Shard } from '../../../src/runtime/shard.js';
 import { ShardMetrics } from '../../../src/runtime/shard-metrics.js';
 import type { AnalyticsStore, EncodedInsert } from '../../../src/sinks/analytics-store.js';
+import { backlogEntry } from '../../helpers/backlog.js';
 import { startRuntimeServices, type RuntimeServices } from '../../helpers/partition-rig.js';
 
 let services: RuntimeServices | undefined;
@@ -43,21 +44,7 @@ function slowed(inner: AnalyticsStore, delayMs: number): AnalyticsStore {
 }
 
 function entry(region: string, k: number): CanonicalEvent[] {
-  const start = Date.now() - 5 * 60_000;
-  return Array.from({ length: PER_ENTRY }, (_, i) => {
-    const n = k * PER_ENTRY + i;
-    return {
-      eventId: `5a1de000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
-      deviceId: `idle-dev-${n % 5}`,
-      region,
-      eventTime: start + n,
-      ingestTime: Date.now(),
-      firmwareVersion: '1.0.0',
-      schemaVersion: 1 as const,
-      seq: null,
-      readings: [{ sensorType: 'temperature', value: n, unit: 'C', weight: 1 }],
-    };
-  });
+  return backlogEntry({ region, k, perEntry: PER_ENTRY, idPrefix: '5a1de000', device: (n) => `idle-dev-${n % 5}` });
 }
 
 /** Calls of `command` the server has run so far (INFO commandstats). */
