@@ -178,8 +178,7 @@ export class PartitionProcessor {
    * flush has made room): then its stream may well hold entries it will not read yet.
    */
   get canRead(): boolean {
-    if (this.fenced || this.moved || this.stopping || this.clock() < this.retryAt) return false;
-    return this.actors.pendingEvents() < this.deps.maxEvents;
+    return !this.fenced && !this.moved && !this.stopping && this.clock() >= this.retryAt && !this.isFull;
   }
 
   /**
@@ -362,7 +361,7 @@ export class PartitionProcessor {
 
   shouldFlush(now: number): boolean {
     if (this.fenced || this.moved || this.flushing || this.unflushedTo === null) return false;
-    return this.actors.pendingEvents() >= this.deps.maxEvents || now - this.lastFlushAt >= this.deps.flushIntervalMs;
+    return this.isFull || now - this.lastFlushAt >= this.deps.flushIntervalMs;
   }
 
   /** Start a flush of everything read so far (no-op while one runs); resolves when done. */
